@@ -1,0 +1,23 @@
+"""Test configuration shared by the pure and the GUI tests.
+
+GUI tests live under ``tests/gui`` and are marked ``gui`` automatically; Qt runs offscreen so
+the suite needs no display.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Before anything imports Qt: render offscreen, so no display or X server is needed.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+GUI_DIR = Path(__file__).parent / "gui"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if GUI_DIR in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.gui)
