@@ -1,0 +1,1 @@
+"""Files shipped with DNN Studio (installed as ``dnnstudio.resources``)."""
