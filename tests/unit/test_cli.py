@@ -1,0 +1,194 @@
+"""The headless command line: listing, training, JSON output and error handling."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dnnstudio.cli import main
+from dnnstudio.core.data import list_datasets
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _train_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict:
+    code, out, err = _run(capsys, "train", *argv, "--json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_datasets_lists_every_built_in_dataset(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "datasets")
+    assert code == 0
+    names = ["planar", "moons", "circles", "spirals", "xor", "blobs",
+             "iris", "wine", "breast_cancer", "digits"]
+    for name in names:
+        assert f"\n{name} " in out
+    code, out, _ = _run(capsys, "datasets", "--json")
+    assert [d["name"] for d in json.loads(out)] == names
+
+
+def test_the_lessons_planar_example(capsys: pytest.CaptureFixture[str]) -> None:
+    result = _train_json(capsys, "--dataset", "planar", "--hidden", "4", "--activation", "tanh",
+                         "--alpha", "1.2", "--epochs", "10000")
+    assert result["status"] == "completed"
+    assert result["epochs_run"] == 10000
+    assert result["val_accuracy"] >= 0.85
+    assert result["parameter_count"] == 17
+    assert result["hyperparameters"]["hidden"] == [4]
+    history = result["history"]
+    assert set(history) == {"epoch", "train_cost", "val_cost", "train_accuracy",
+                            "val_accuracy", "learning_rate", "elapsed_s"}
+    assert all(len(v) == 10000 for v in history.values())
+    assert history["train_cost"][-1] < history["train_cost"][0] / 3
+    for key in ("status", "epochs_run", "train_cost", "val_cost", "train_accuracy",
+                "val_accuracy", "train_time_s", "parameter_count", "hyperparameters", "history"):
+        assert key in result
+    assert "test_accuracy" not in result  # the test set is only touched when asked
+
+
+# Hyperparameters a learner might pick for each dataset, and the validation accuracy they
+# reach at the least.
+SENSIBLE = {
+    "planar": (["--hidden", "4", "--activation", "tanh", "--alpha", "1.2", "--epochs", "5000"],
+               0.85),
+    "moons": (["--hidden", "16", "--activation", "relu", "--optimizer", "adam", "--alpha",
+               "0.01", "--epochs", "500"], 0.9),
+    "circles": (["--hidden", "16", "--activation", "relu", "--optimizer", "adam", "--alpha",
+                 "0.01", "--epochs", "500"], 0.9),
+    "spirals": (["--hidden", "64,64", "--activation", "relu", "--optimizer", "adam", "--alpha",
+                 "0.01", "--epochs", "500"], 0.9),
+    "xor": (["--hidden", "16", "--activation", "relu", "--optimizer", "adam", "--alpha", "0.01",
+             "--epochs", "500"], 0.9),
+    "blobs": (["--hidden", "8", "--activation", "relu", "--optimizer", "adam", "--alpha",
+               "0.01", "--epochs", "300"], 0.9),
+    "iris": (["--hidden", "16", "--activation", "relu", "--optimizer", "adam", "--alpha",
+              "0.01", "--epochs", "300"], 0.9),
+    "wine": (["--hidden", "16", "--activation", "relu", "--optimizer", "adam", "--alpha",
+              "0.01", "--epochs", "300"], 0.9),
+    "breast_cancer": (["--hidden", "16", "--activation", "relu", "--optimizer", "adam",
+                       "--alpha", "0.001", "--epochs", "300"], 0.93),
+    "digits": (["--hidden", "64", "--activation", "relu", "--optimizer", "adam", "--alpha",
+                "0.001", "--epochs", "30", "--batch-size", "64"], 0.93),
+}
+
+
+def test_every_built_in_dataset_has_a_sensible_setting() -> None:
+    assert set(SENSIBLE) == {info.name for info in list_datasets()}
+
+
+@pytest.mark.parametrize("name", sorted(SENSIBLE))
+def test_trains_every_built_in_dataset(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    args, floor = SENSIBLE[name]
+    result = _train_json(capsys, "--dataset", name, *args)
+    assert result["status"] == "completed"
+    assert result["val_accuracy"] >= floor, result["val_accuracy"]
+
+
+def test_readable_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "train", "--dataset", "iris", "--hidden", "", "--epochs", "50",
+                        "--optimizer", "adam", "--alpha", "0.05")
+    assert code == 0
+    assert "L = 1, n = [4, 3], 15 parameters" in out
+    assert "status       completed" in out
+    assert "accuracy" in out
+    assert "validation" in out
+
+
+def test_test_set_only_on_request(capsys: pytest.CaptureFixture[str]) -> None:
+    result = _train_json(capsys, "--dataset", "blobs", "--epochs", "100", "--optimizer", "adam",
+                         "--alpha", "0.01", "--evaluate-test")
+    assert 0.8 <= result["test_accuracy"] <= 1.0
+    assert result["test_cost"] > 0
+
+
+def test_diverged_run_is_reported_not_crashed(capsys: pytest.CaptureFixture[str]) -> None:
+    result = _train_json(capsys, "--dataset", "wine", "--hidden", "64,64", "--activation",
+                         "relu", "--alpha", "50", "--epochs", "200")
+    assert result["status"] == "diverged"
+    assert result["diverged_epoch"] >= 1
+    assert "learning rate" in result["message"]
+    assert result["val_accuracy"] is None
+
+
+def test_npz_arrays(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rng = np.random.default_rng(0)
+    X, Xv = rng.standard_normal((80, 3)), rng.standard_normal((40, 3))
+    path = tmp_path / "arrays.npz"
+    np.savez(path, X_train=X, y_train=(X[:, 0] > 0).astype(int), X_val=Xv,
+             y_val=(Xv[:, 0] > 0).astype(int))
+    result = _train_json(capsys, "--data", str(path), "--hidden", "", "--alpha", "0.5",
+                         "--epochs", "200")
+    assert result["dataset"]["n_train"] == 80
+    assert result["dataset"]["n_val"] == 40
+    assert result["val_accuracy"] >= 0.9
+
+
+def test_csv_with_named_target(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((60, 2))
+    rows = ["label,a,b"] + [f"{'yes' if a + b > 0 else 'no'},{a},{b}" for a, b in X]
+    path = tmp_path / "points.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    result = _train_json(capsys, "--csv", str(path), "--target", "label", "--hidden", "",
+                         "--alpha", "0.5", "--epochs", "300")
+    assert result["dataset"]["classes"] == ["no", "yes"]
+    assert result["dataset"]["n_features"] == 2
+    assert result["val_accuracy"] >= 0.8
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["train", "--alpha", "-1"], "alpha = -1.0"),
+        (["train", "--alpha", "fast"], "argument --alpha: 'fast' is not a number"),
+        (["train", "--hidden", "4,x"], "argument --hidden"),
+        (["train", "--activation", "swish"], "activation = 'swish'"),
+        (["train", "--optimizer", "sgd"], "invalid choice: 'sgd'"),
+        (["train", "--dataset", "mnist"], "mnist"),
+        (["train", "--dataset", "iris", "--n-samples", "50"], "generated"),
+        (["train", "--csv", "/no/such/file.csv"], "/no/such/file.csv"),
+        (["train", "--data", "/no/such/file.npz"], "/no/such/file.npz"),
+        (["train", "--split", "50/50"], "--split"),
+        (["train", "--split", "0.0,0.5,0.5"], "train"),
+        (["train", "--target", "y"], "--target only applies"),
+        (["bogus"], "invalid choice"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(
+    argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse's own errors
+        code = exc.code  # type: ignore[assignment]
+    assert code == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1, err
+    assert needle in err
+
+
+def test_python_dash_m(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "dnnstudio", "train", "--epochs", "5", "--json"],
+        capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["epochs_run"] == 5
+    bad = subprocess.run(
+        [sys.executable, "-m", "dnnstudio", "train", "--epochs", "0"],
+        capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path,
+    )
+    assert bad.returncode == 2
+    assert bad.stderr.strip().count("\n") == 0
+    assert "epochs = 0" in bad.stderr
