@@ -351,7 +351,7 @@ def train(
     *,
     on_epoch: Callback | None = None,
     should_stop: Callable[[], bool] | None = None,
-    eval_every: int = 1,
+    eval_every: int | None = 1,
 ) -> TrainResult:
     """Train a network with hyperparameters ``hp`` on ``data``.
 
@@ -366,9 +366,10 @@ def train(
         cheap; throttle in the caller.
     should_stop : callable() -> bool, optional
         Checked before every mini-batch step; returning True ends the run as ``cancelled``.
-    eval_every : int
-        Measure validation cost and metric every this many epochs (and after the last).
-        Early stopping measures every epoch regardless.
+    eval_every : int or None
+        Measure validation cost and metric every this many epochs (and after the last);
+        None measures them only once, after training (the history's validation curves are
+        then NaN). Early stopping measures every epoch regardless.
 
     Returns
     -------
@@ -382,8 +383,8 @@ def train(
         The network would not fit in memory.
     """
     _check_data(data)
-    if eval_every < 1:
-        raise ValueError("eval_every must be >= 1")
+    if eval_every is not None and eval_every < 1:
+        raise ValueError("eval_every must be >= 1 or None")
     check_fits(
         hp, data.n_features, data.n_outputs, data.X_train.shape[0], data.X_val.shape[0]
     )
@@ -406,13 +407,17 @@ class _Trainer:
         data: TrainData,
         on_epoch: Callback | None,
         should_stop: Callable[[], bool] | None,
-        eval_every: int,
+        eval_every: int | None,
     ) -> None:
         self.hp = hp
         self.task = data.task
         self.on_epoch = on_epoch
         self.should_stop = should_stop
-        self.eval_every = 1 if hp.patience is not None else eval_every
+        if hp.patience is not None:
+            eval_every = 1
+        # "Never" is an interval no epoch reaches; the last epoch is then not special either.
+        self.eval_every = hp.epochs + 1 if eval_every is None else eval_every
+        self.eval_last = eval_every is not None
         n_x, self.n_y = data.n_features, data.n_outputs
         self.m, self.m_val = data.X_train.shape[0], data.X_val.shape[0]
 
@@ -466,29 +471,35 @@ class _Trainer:
         outputs = np.empty((m, self.n_y), dtype=net.dtype)
         shuffled = batch < m
         if shuffled:
-            # One large gather an epoch into these, then contiguous slices.
-            Xs, Ys, Ls = np.empty_like(self.X), np.empty_like(self.Y), np.empty_like(self.labels)
+            # Each mini-batch is gathered into these small buffers, which stay in cache for
+            # the products that follow; a shuffled copy of the whole training set would cost
+            # a second pass over memory (and, on first touch, page faults worth an epoch).
+            xb = np.empty((batch, self.X.shape[1]), dtype=net.dtype)
+            yb = np.empty((batch, self.n_y), dtype=net.dtype)
         starts = range(0, m, batch)
         for epoch in range(hp.epochs):
             lr = hp.learning_rate(epoch)
-            if shuffled:
-                perm = self.shuffle_rng.permutation(m)
-                np.take(self.X, perm, axis=0, out=Xs)
-                np.take(self.Y, perm, axis=0, out=Ys)
-                np.take(self.labels, perm, axis=0, out=Ls)
-                Xe, Ye, Le = Xs, Ys, Ls
-            else:
-                Xe, Ye, Le = self.X, self.Y, self.labels
+            perm = self.shuffle_rng.permutation(m) if shuffled else None
             for start in starts:
                 if self._stop_requested():
                     return
-                stop = start + batch
-                Xb = Xe[start:stop]
+                stop = min(start + batch, m)
+                if perm is None:
+                    Xb, Yb = self.X[start:stop], self.Y[start:stop]
+                else:
+                    rows = perm[start:stop]
+                    Xb, Yb = xb[: stop - start], yb[: stop - start]
+                    np.take(self.X, rows, axis=0, out=Xb)
+                    np.take(self.Y, rows, axis=0, out=Yb)
                 Z = net.forward(Xb, dropout_rng=self.dropout_rng)
                 outputs[start:stop] = Z
-                net.output.gradient(Z, Ye[start:stop], 1.0 / Xb.shape[0])
+                net.output.gradient(Z, Yb, 1.0 / (stop - start))
                 net.backward(Xb, Z)
                 self.optimizer.step(net.theta, net.grad, lr)
+            if perm is None:
+                Ye, Le = self.Y, self.labels
+            else:
+                Ye, Le = self.Y[perm], self.labels[perm]
             if self.initial_cost is None:
                 first = slice(0, batch)
                 loss0, _ = net.output.evaluate(outputs[first], Ye[first], Le[first])
@@ -497,7 +508,9 @@ class _Trainer:
             if not self._record_train(epoch, float(loss) / m + net.l2_penalty(), float(score), lr):
                 return
             row = self.history[:, epoch]
-            if self.epochs_run % self.eval_every == 0 or self.epochs_run == hp.epochs:
+            if self.epochs_run % self.eval_every == 0 or (
+                self.eval_last and self.epochs_run == hp.epochs
+            ):
                 self._record_val(row, *net.evaluate(self.Xv, self.Yv, self.labels_v))
                 if hp.patience is not None:
                     self._early_stopping(row[1])
@@ -544,7 +557,7 @@ class _Trainer:
             now = time.perf_counter()
             self.history[4, epoch] = lr
             self.history[5, epoch] = now - self.t0
-            if (epoch + 1) % eval_every == 0 or epoch + 1 == hp.epochs:
+            if (epoch + 1) % eval_every == 0 or (self.eval_last and epoch + 1 == hp.epochs):
                 thetas[n_val] = net.theta
                 val_epochs[n_val] = epoch
                 n_val += 1

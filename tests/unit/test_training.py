@@ -227,3 +227,12 @@ def test_a_network_too_big_for_memory_is_refused_with_its_size() -> None:
     assert memory_estimate_bytes(hp, 2, 3, 120, 60) > 2**36
     with pytest.raises(HyperparameterError, match=r"would need about \d+\.\d GiB"):
         train(hp, _blobs())
+
+
+def test_eval_every_none_validates_only_after_training() -> None:
+    for batch_size in (None, 30):
+        hp = Hyperparameters(alpha=0.1, epochs=5, hidden=(4,), batch_size=batch_size)
+        result = train(hp, _blobs(), eval_every=None)
+        assert np.all(np.isnan(result.history.val_cost))
+        assert math.isfinite(result.val_cost)
+        assert 0 <= result.val_metric <= 1

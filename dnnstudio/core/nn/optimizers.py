@@ -108,13 +108,14 @@ class Adam(Optimizer):
         np.multiply(grad, grad, out=scratch)
         scratch *= 1 - b2
         self.s += scratch
-        # alpha * v_hat / (sqrt(s_hat) + eps), with the bias corrections folded into scalars
-        # so that the step costs whole-vector operations only.
+        # alpha v_hat / (sqrt(s_hat) + eps) = (alpha_1 / k) v / (sqrt(s) + eps / k), with
+        # alpha_1 = alpha / (1 - beta1^t) and k = 1 / sqrt(1 - beta2^t): the bias corrections
+        # become two scalars, and the step five passes over the vector.
+        k = 1 / math.sqrt(1 - b2**self.t)
         np.sqrt(self.s, out=scratch)
-        scratch *= 1 / math.sqrt(1 - b2**self.t)
-        scratch += self.epsilon
+        scratch += self.epsilon / k
         np.divide(self.v, scratch, out=scratch)
-        scratch *= alpha / (1 - b1**self.t)
+        scratch *= alpha / (1 - b1**self.t) / k
         theta -= scratch
 
 
