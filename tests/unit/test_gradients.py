@@ -147,10 +147,16 @@ def test_adam_second_step_uses_bias_correction() -> None:
     assert theta[0] == pytest.approx(expected, rel=1e-12)
 
 
-def test_forward_many_matches_forward() -> None:
+@pytest.mark.parametrize(
+    ("sizes", "activations"),
+    [((3, 5, 4, 3), ("tanh", "relu")), ((3, 3), ()), ((2, 4, 1), ("sigmoid",))],
+)
+def test_forward_many_matches_forward(
+    sizes: tuple[int, ...], activations: tuple[str, ...]
+) -> None:
     rng = np.random.default_rng(3)
-    net = Network((3, 5, 4, 3), ("tanh", "relu"), Task.MULTICLASS, np.dtype("float64"))
-    X = rng.standard_normal((11, 3))
+    net = Network(sizes, activations, Task.MULTICLASS, np.dtype("float64"))
+    X = rng.standard_normal((11, sizes[0]))
     snapshots = []
     expected = []
     for _ in range(4):
