@@ -6,4 +6,7 @@ import sys
 
 from .cli import main
 
-sys.exit(main())
+# Worker processes are spawned, and a spawned child imports the parent's main module again:
+# the guard keeps them from starting a second app.
+if __name__ == "__main__":
+    sys.exit(main())

@@ -21,3 +21,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if GUI_DIR in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.gui)
+
+
+@pytest.fixture(autouse=True)
+def _no_dangling_processes() -> object:
+    """Fail any test that leaves a child process (a training worker) running."""
+    import multiprocessing
+
+    yield
+    alive = multiprocessing.active_children()  # also reaps the ones that have ended
+    if alive:
+        for child in alive:
+            child.kill()
+            child.join(5)
+        pytest.fail(f"the test left {len(alive)} worker process(es) running: {alive}")

@@ -343,6 +343,7 @@ def _check_data(data: TrainData) -> None:
 
 
 Callback = Callable[[EpochRecord], None]
+ParametersCallback = Callable[[int, list[tuple[np.ndarray, np.ndarray]]], None]
 
 
 def train(
@@ -352,6 +353,8 @@ def train(
     on_epoch: Callback | None = None,
     should_stop: Callable[[], bool] | None = None,
     eval_every: int | None = 1,
+    on_parameters: ParametersCallback | None = None,
+    parameters_every: float = 0.25,
 ) -> TrainResult:
     """Train a network with hyperparameters ``hp`` on ``data``.
 
@@ -370,6 +373,10 @@ def train(
         Measure validation cost and metric every this many epochs (and after the last);
         None measures them only once, after training (the history's validation curves are
         then NaN). Early stopping measures every epoch regardless.
+    on_parameters : callable(epoch, params), optional
+        Called with copies of the current ``(W[l], b[l])`` at most every
+        ``parameters_every`` seconds while training (to draw a decision boundary live).
+    parameters_every : float
 
     Returns
     -------
@@ -389,7 +396,10 @@ def train(
         hp, data.n_features, data.n_outputs, data.X_train.shape[0], data.X_val.shape[0]
     )
     with np.errstate(all="ignore"):
-        return _Trainer(hp, data, on_epoch, should_stop, eval_every).run()
+        trainer = _Trainer(hp, data, on_epoch, should_stop, eval_every)
+        trainer.on_parameters = on_parameters
+        trainer.parameters_every = parameters_every
+        return trainer.run()
 
 
 FLUSH_SECONDS = 0.05
@@ -413,6 +423,9 @@ class _Trainer:
         self.task = data.task
         self.on_epoch = on_epoch
         self.should_stop = should_stop
+        self.on_parameters: ParametersCallback | None = None
+        self.parameters_every = 0.25
+        self._parameters_sent = -math.inf
         if hp.patience is not None:
             eval_every = 1
         # "Never" is an interval no epoch reaches; the last epoch is then not special either.
@@ -516,6 +529,7 @@ class _Trainer:
                     self._early_stopping(row[1])
             row[5] = time.perf_counter() - self.t0
             self._report(row)
+            self._maybe_send_parameters()
             if self.stopped_early:
                 return
 
@@ -612,6 +626,7 @@ class _Trainer:
         if good < k:
             self.status = TrainStatus.DIVERGED
             return False
+        self._maybe_send_parameters()
         return True
 
     # -- bookkeeping ----------------------------------------------------------------------
@@ -632,6 +647,14 @@ class _Trainer:
     def _record_val(self, row: np.ndarray, cost: float, score: float) -> None:
         row[1] = cost
         row[3] = _metric(self.task, score, self.m_val, self.sst_v)
+
+    def _maybe_send_parameters(self) -> None:
+        if self.on_parameters is None:
+            return
+        now = time.perf_counter()
+        if now - self._parameters_sent >= self.parameters_every:
+            self._parameters_sent = now
+            self.on_parameters(self.epochs_run, self.net.parameters())
 
     def _report(self, row: np.ndarray) -> None:
         if self.on_epoch is not None:

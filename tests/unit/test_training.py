@@ -236,3 +236,20 @@ def test_eval_every_none_validates_only_after_training() -> None:
         assert np.all(np.isnan(result.history.val_cost))
         assert math.isfinite(result.val_cost)
         assert 0 <= result.val_metric <= 1
+
+
+@pytest.mark.parametrize("batch_size", [None, 30])
+def test_parameters_are_sent_while_training_throttled(batch_size: int | None) -> None:
+    sent: list[tuple[int, list[tuple[np.ndarray, np.ndarray]]]] = []
+    hp = Hyperparameters(alpha=0.1, epochs=300, hidden=(4,), batch_size=batch_size)
+    result = train(hp, _blobs(), on_parameters=lambda e, p: sent.append((e, p)),
+                   parameters_every=0.0)
+    assert len(sent) >= 2
+    epochs = [e for e, _ in sent]
+    assert epochs == sorted(epochs)
+    assert epochs[-1] <= 300
+    assert [W.shape for W, _ in sent[0][1]] == [(4, 2), (3, 4)]
+    assert result.model is not None
+    throttled: list[int] = []
+    train(hp, _blobs(), on_parameters=lambda e, p: throttled.append(e), parameters_every=60)
+    assert len(throttled) == 1  # only the first, within a minute

@@ -1,0 +1,114 @@
+"""What goes between the pool and its worker processes: jobs in, messages out.
+
+Everything here is plain, immutable data so that it crosses a process boundary through
+:mod:`multiprocessing`'s own pickling and can be handed between threads without copying. A job
+carries its hyperparameters and dataset as plain dicts (from
+:meth:`~dnnstudio.core.hyperparams.Hyperparameters.to_dict` and
+:meth:`~dnnstudio.core.data.spec.DatasetSpec.to_dict`), so the worker rebuilds and validates
+them itself, and a job that cannot even be built fails in the worker like any other bad job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+import numpy as np
+
+from ..core.training import EpochRecord, TrainResult
+
+__all__ = ["Failed", "Finished", "Job", "Message", "Progress", "Snapshot", "Started"]
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One experiment to train.
+
+    Attributes
+    ----------
+    experiment_id : int
+        The experiment's id; every message about this job carries it.
+    hyperparameters : dict
+        ``Hyperparameters.to_dict()``.
+    dataset : dict
+        ``DatasetSpec.to_dict()``.
+    eval_every : int or None
+        Passed to :func:`~dnnstudio.core.training.train`: validate every this many epochs
+        (None: only after training).
+    snapshot_seconds : float or None
+        Send a :class:`Snapshot` of the parameters at most this often while training (for a
+        live decision boundary); None sends none.
+    """
+
+    experiment_id: int
+    hyperparameters: dict[str, Any]
+    dataset: dict[str, Any]
+    eval_every: int | None = 1
+    snapshot_seconds: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """The worker has loaded the data and begun training.
+
+    Attributes
+    ----------
+    experiment_id : int
+    pid : int
+        The worker process's id.
+    at : float
+        Unix time at which training began (after the data was loaded).
+    """
+
+    experiment_id: int
+    pid: int
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """Epochs finished since the previous :class:`Progress` of this run, in order.
+
+    Workers batch their epochs and send at most one of these every 50 ms per run, so a run of
+    thousands of fast epochs does not flood the receiver; together the batches cover every
+    epoch exactly once.
+    """
+
+    experiment_id: int
+    records: tuple[EpochRecord, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The parameters ``(W[l], b[l])`` of a running experiment after ``epoch`` epochs."""
+
+    experiment_id: int
+    epoch: int
+    params: tuple[tuple[np.ndarray, np.ndarray], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """The run ended: completed, diverged or cancelled (see ``result.status``)."""
+
+    experiment_id: int
+    result: TrainResult
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """The run could not be trained, or its worker process died.
+
+    Attributes
+    ----------
+    experiment_id : int
+    reason : str
+        One line for the user: what went wrong.
+    """
+
+    experiment_id: int
+    reason: str
+
+
+Message: TypeAlias = Started | Progress | Snapshot | Finished | Failed
+"""Anything a worker (or the pool, for a worker that died) reports about an experiment."""

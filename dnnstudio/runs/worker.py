@@ -1,0 +1,256 @@
+"""The worker process's main loop: receive jobs, train them, report back.
+
+A worker is a long-lived process (starting one costs a Python interpreter and a NumPy import),
+driven through one :class:`~multiprocessing.connection.Connection` by
+:class:`~dnnstudio.runs.pool.WorkerPool`. Commands it understands:
+
+``("train", Job)``
+    Train one experiment, sending :class:`~dnnstudio.runs.messages.Started`, batched
+    :class:`~dnnstudio.runs.messages.Progress`, then :class:`~dnnstudio.runs.messages.Finished`
+    or :class:`~dnnstudio.runs.messages.Failed`.
+``("cancel", experiment_id)``
+    Stop that experiment cooperatively (it finishes as ``cancelled``); ignored when that
+    experiment is not the one running.
+``("stop",)``
+    Leave the loop (abandoning a running job without reporting it).
+
+A bad job never kills the worker: any exception becomes a ``Failed`` message. Nothing global is
+changed here (no environment, no NumPy state); BLAS threads are limited by the environment the
+pool starts the process with.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import time
+from collections import OrderedDict, deque
+from collections.abc import Hashable
+from multiprocessing.connection import Connection
+from typing import Any
+
+from ..core.data.dataset import TrainData
+from ..core.data.spec import DatasetSpec
+from ..core.errors import DnnStudioError
+from ..core.hyperparams import Hyperparameters
+from ..core.training import EpochRecord, train
+from .messages import Failed, Finished, Job, Message, Progress, Snapshot, Started
+
+__all__ = [
+    "CANCEL_POLL_SECONDS",
+    "DATASET_CACHE_SIZE",
+    "PROGRESS_SECONDS",
+    "failure_reason",
+    "process_main",
+    "worker_main",
+]
+
+PROGRESS_SECONDS = 0.05
+"""Send at most one Progress message per run this often (20 a second)."""
+CANCEL_POLL_SECONDS = 0.02
+"""Look for a cancel command at most this often while training."""
+DATASET_CACHE_SIZE = 4
+"""Loaded datasets a worker keeps, so a queue of experiments on one dataset loads it once."""
+
+
+class _ConnectionLost(Exception):
+    """The pool's end of the connection is gone; the worker has no one to report to."""
+
+
+class _DatasetCache:
+    """The last few loaded training sets, keyed by what they were loaded from."""
+
+    def __init__(self, size: int) -> None:
+        self._size = max(0, size)
+        self._items: OrderedDict[Hashable, TrainData] = OrderedDict()
+
+    @staticmethod
+    def _key(spec: DatasetSpec) -> Hashable:
+        if spec.source != "csv":
+            return spec
+        # A CSV file may be edited between two experiments; its size and modification time
+        # make the edited file a different key, so the worker reads it again.
+        try:
+            st = os.stat(spec.path)
+        except OSError:
+            return (spec, None)
+        return (spec, st.st_size, st.st_mtime_ns)
+
+    def get(self, spec: DatasetSpec) -> TrainData:
+        key = self._key(spec)
+        data = self._items.get(key)
+        if data is None:
+            data = spec.load().training_data()
+            if self._size:
+                self._items[key] = data
+                while len(self._items) > self._size:
+                    self._items.popitem(last=False)
+        else:
+            self._items.move_to_end(key)
+        return data
+
+
+def _one_line(text: str) -> str:
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def failure_reason(exc: BaseException) -> str:
+    """A one-line reason for a job that raised ``exc``.
+
+    Errors meant for the user (:class:`~dnnstudio.core.errors.DnnStudioError`) keep their
+    message as it is; anything else is unexpected, so its type is named too.
+    """
+    message = _one_line(str(exc))
+    if isinstance(exc, DnnStudioError) and message:
+        return message
+    name = type(exc).__name__
+    return f"{name}: {message}" if message else name
+
+
+class _Run:
+    """One job's callbacks: throttled progress and cheap cancellation checks."""
+
+    def __init__(self, conn: Connection, experiment_id: int, backlog: deque[Any]) -> None:
+        self.conn = conn
+        self.experiment_id = experiment_id
+        self.backlog = backlog
+        self.pending: list[EpochRecord] = []
+        # -inf: the first epoch goes out at once and the first should_stop call polls.
+        self.last_sent = -math.inf
+        self.last_poll = -math.inf
+        self.cancelled = False
+        self.exiting = False
+        """A stop command arrived or the pool is gone: abandon the job and leave."""
+
+    def send(self, message: Message) -> None:
+        try:
+            self.conn.send(message)
+        except (BrokenPipeError, ConnectionError, EOFError, OSError) as exc:
+            self.exiting = self.cancelled = True
+            raise _ConnectionLost from exc
+
+    def flush(self, now: float | None = None) -> None:
+        if self.pending:
+            records, self.pending = tuple(self.pending), []
+            self.send(Progress(self.experiment_id, records))
+        self.last_sent = time.monotonic() if now is None else now
+
+    def on_epoch(self, record: EpochRecord) -> None:
+        self.pending.append(record)
+        now = time.monotonic()
+        if now - self.last_sent >= PROGRESS_SECONDS:
+            self.flush(now)
+
+    def on_parameters(self, epoch: int, params: list[tuple[Any, Any]]) -> None:
+        # Progress first, so the receiver never sees parameters of epochs it has not seen.
+        self.flush()
+        self.send(Snapshot(self.experiment_id, epoch, tuple(params)))
+
+    def should_stop(self) -> bool:
+        # Called before every mini-batch step: a clock read is all most calls cost.
+        now = time.monotonic()
+        if now - self.last_poll < CANCEL_POLL_SECONDS:
+            return self.cancelled
+        self.last_poll = now
+        # Epochs held back by the throttle go out here too, so a slow next epoch does not
+        # delay them.
+        if self.pending and now - self.last_sent >= PROGRESS_SECONDS:
+            self.flush(now)
+        try:
+            while self.conn.poll():
+                self._command(self.conn.recv())
+        except (EOFError, OSError):
+            # The pool is gone; nobody wants this result.
+            self.exiting = self.cancelled = True
+        return self.cancelled
+
+    def _command(self, command: Any) -> None:
+        kind = command[0] if isinstance(command, tuple) and command else None
+        if kind == "cancel":
+            if len(command) > 1 and command[1] == self.experiment_id:
+                self.cancelled = True
+        elif kind == "stop":
+            self.exiting = self.cancelled = True
+        elif kind == "train":
+            # The pool sends one job at a time; keep a stray one for afterwards.
+            self.backlog.append(command)
+
+
+def _run_job(conn: Connection, job: Job, cache: _DatasetCache, backlog: deque[Any]) -> bool:
+    """Train ``job`` and report it; False when the worker should leave its loop."""
+    run = _Run(conn, job.experiment_id, backlog)
+    try:
+        try:
+            hp = Hyperparameters.from_dict(job.hyperparameters)
+            data = cache.get(DatasetSpec.from_dict(job.dataset))
+            run.send(Started(job.experiment_id, os.getpid(), time.time()))
+            snapshots = job.snapshot_seconds is not None
+            result = train(hp, data, on_epoch=run.on_epoch, should_stop=run.should_stop,
+                           eval_every=job.eval_every,
+                           on_parameters=run.on_parameters if snapshots else None,
+                           parameters_every=job.snapshot_seconds or 0.0)
+        except _ConnectionLost:
+            raise
+        except Exception as exc:
+            if run.exiting:
+                return False
+            run.flush()
+            run.send(Failed(job.experiment_id, failure_reason(exc)))
+            return True
+        if run.exiting:
+            return False
+        run.flush()
+        try:
+            run.send(Finished(job.experiment_id, result))
+        except _ConnectionLost:
+            raise
+        except Exception as exc:  # e.g. the result could not be pickled
+            run.send(Failed(job.experiment_id,
+                            "could not send the result: " + failure_reason(exc)))
+        return True
+    except _ConnectionLost:
+        return False
+
+
+def worker_main(conn: Connection, *, cache_size: int = DATASET_CACHE_SIZE) -> None:
+    """Serve commands from ``conn`` until ``("stop",)`` or until the other end closes.
+
+    Parameters
+    ----------
+    conn : Connection
+        This worker's end of a duplex pipe to the pool.
+    cache_size : int
+        How many loaded datasets to keep.
+    """
+    cache = _DatasetCache(cache_size)
+    backlog: deque[Any] = deque()
+    while True:
+        if backlog:
+            command = backlog.popleft()
+        else:
+            try:
+                command = conn.recv()
+            except (EOFError, OSError):
+                return
+        kind = command[0] if isinstance(command, tuple) and command else None
+        if kind == "stop":
+            return
+        if (kind == "train" and len(command) > 1 and isinstance(command[1], Job)
+                and not _run_job(conn, command[1], cache, backlog)):
+            return
+        # A cancel for a job that is not running (it ended first) and anything unknown are
+        # ignored.
+
+
+def process_main(conn: Connection) -> None:
+    """Entry point of a worker process started by the pool.
+
+    Ctrl+C in a terminal signals the whole process group; the worker leaves it to its parent,
+    which cancels or shuts down cleanly, instead of dying with a traceback mid-run.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        worker_main(conn)
+    finally:
+        conn.close()

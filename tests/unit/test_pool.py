@@ -1,0 +1,335 @@
+"""The worker pool with real processes: results, progress, cancellation, crashes, shutdown.
+
+Every wait is a poll loop bounded by a deadline, and every pool is shut down by its fixture;
+the autouse fixture in conftest.py fails a test that leaves a worker behind.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dnnstudio.core.data.dataset import Splits
+from dnnstudio.core.data.spec import DatasetSpec
+from dnnstudio.core.hyperparams import Hyperparameters
+from dnnstudio.core.training import HISTORY_FIELDS, TrainResult, TrainStatus, train
+from dnnstudio.runs.messages import Failed, Finished, Job, Message, Progress, Started
+from dnnstudio.runs.pool import WorkerPool
+from dnnstudio.runs.queue import ExperimentQueue
+from dnnstudio.runs.records import ExperimentState
+from dnnstudio.runs.worker import worker_main
+
+DEADLINE = 30.0
+SPEC = DatasetSpec()
+LONG = Hyperparameters(alpha=0.1, epochs=2_000_000, hidden=(4,))
+"""Full batch on planar: hours of epochs, so it is surely still running when a test acts."""
+
+
+def _job(experiment_id: int, hp: Hyperparameters, spec: DatasetSpec = SPEC) -> Job:
+    return Job(experiment_id, hp.to_dict(), spec.to_dict())
+
+
+def _wait_for(pool: WorkerPool, done: Callable[[Message], bool]) -> list[Message]:
+    """Poll until a message satisfies ``done``; every message seen, in order."""
+    seen: list[Message] = []
+    end = time.monotonic() + DEADLINE
+    while not any(done(m) for m in seen):
+        assert time.monotonic() < end, f"timed out; got {seen}"
+        seen += pool.poll(0.5)
+    return seen
+
+
+def _run_all(pool: WorkerPool, jobs: Sequence[Job]) -> dict[int, list[Message]]:
+    """Submit ``jobs`` as workers free up; every message per experiment, in order."""
+    pending = list(jobs)
+    out: dict[int, list[Message]] = {job.experiment_id: [] for job in jobs}
+    ended: set[int] = set()
+    end = time.monotonic() + DEADLINE
+    while len(ended) < len(jobs):
+        while pending and pool.idle_count() > 0:
+            pool.submit(pending.pop(0))
+        assert time.monotonic() < end, f"timed out; got {out}"
+        for message in pool.poll(0.5):
+            out[message.experiment_id].append(message)
+            if isinstance(message, Finished | Failed):
+                ended.add(message.experiment_id)
+    return out
+
+
+def _last(messages: list[Message]) -> Message:
+    assert messages, "no messages"
+    return messages[-1]
+
+
+def _result(messages: list[Message]) -> TrainResult:
+    last = _last(messages)
+    assert isinstance(last, Finished), last
+    return last.result
+
+
+@pytest.fixture
+def pool() -> Iterator[WorkerPool]:
+    pool = WorkerPool(2)
+    try:
+        yield pool
+    finally:
+        pool.shutdown()
+
+
+def test_parallel_results_match_direct_training_bit_for_bit(pool: WorkerPool) -> None:
+    choices = {
+        1: Hyperparameters(alpha=0.5, epochs=60, hidden=(4,), seed=1),
+        2: Hyperparameters(alpha=0.05, epochs=8, hidden=(8, 4), optimizer="adam", batch_size=32,
+                           keep_prob=0.9, seed=2),
+        3: Hyperparameters(alpha=0.3, epochs=40, hidden=(5,), activation="tanh", l2=0.01,
+                           dtype="float64", seed=3),
+    }
+    out = _run_all(pool, [_job(i, hp) for i, hp in choices.items()])
+    data = SPEC.load().training_data()
+    for i, hp in choices.items():
+        messages = out[i]
+        assert isinstance(messages[0], Started)
+        assert messages[0].pid in pool.worker_pids()
+        got, expected = _result(messages), train(hp, data)
+        assert got.status is expected.status is TrainStatus.COMPLETED
+        assert got.hyperparameters == hp
+        assert got.epochs_run == expected.epochs_run
+        for name in HISTORY_FIELDS[:-1]:  # all but the wall-clock times
+            np.testing.assert_array_equal(getattr(got.history, name),
+                                          getattr(expected.history, name))
+        assert (got.train_cost, got.val_cost, got.train_metric, got.val_metric) == (
+            expected.train_cost, expected.val_cost, expected.train_metric, expected.val_metric)
+        assert got.model is not None
+        assert expected.model is not None
+        for (W, b), (W0, b0) in zip(got.model.params, expected.model.params, strict=True):
+            np.testing.assert_array_equal(W, W0)
+            np.testing.assert_array_equal(b, b0)
+    assert pool.running() == {}
+    assert pool.idle_count() == 2
+
+
+def test_progress_is_batched_and_covers_every_epoch_once_in_order(pool: WorkerPool) -> None:
+    hp = Hyperparameters(alpha=0.5, epochs=3000, hidden=(4,))
+    messages = _run_all(pool, [_job(1, hp)])[1]
+    result = _result(messages)
+    assert result.epochs_run == 3000
+    progress = [m for m in messages if isinstance(m, Progress)]
+    epochs = [record.epoch for m in progress for record in m.records]
+    assert epochs == list(range(1, 3001))
+    # At most one message per 50 ms of training (plus the first and the final flush).
+    assert len(progress) <= result.train_time_s / 0.05 + 2
+    assert len(progress) < 3000 / 10
+    assert isinstance(messages[0], Started)
+    costs = [record.train_cost for m in progress for record in m.records]
+    np.testing.assert_array_equal(np.asarray(costs), result.history.train_cost)
+
+
+def test_cancel_mid_run_gives_a_cancelled_result(pool: WorkerPool) -> None:
+    pool.submit(_job(1, LONG))
+    assert pool.running().keys() == {1}
+    pool.cancel(2)  # not running: ignored
+    seen = _wait_for(pool, lambda m: isinstance(m, Progress))
+    pool.cancel(1)
+    seen += _wait_for(pool, lambda m: isinstance(m, Finished | Failed))
+    result = _result(seen)
+    assert result.status is TrainStatus.CANCELLED
+    assert 0 < result.epochs_run < LONG.epochs
+    assert result.message.startswith("Cancelled after")
+    assert pool.running() == {}
+
+
+def test_submit_refuses_when_every_worker_is_busy() -> None:
+    with WorkerPool(1) as pool:
+        pool.submit(_job(1, LONG))
+        assert pool.idle_count() == 0
+        with pytest.raises(RuntimeError, match="no idle worker"):
+            pool.submit(_job(2, LONG))
+        with pytest.raises(ValueError, match="already running"):
+            pool.submit(_job(1, LONG))
+    # Shut down mid-run: the worker stopped without finishing the run.
+    assert pool.idle_count() == 0
+    assert pool.poll(0.1) == []
+    with pytest.raises(RuntimeError, match="shut down"):
+        pool.submit(_job(3, LONG))
+    pool.shutdown()  # again: nothing happens
+
+
+def test_a_killed_worker_fails_its_experiment_and_the_pool_goes_on() -> None:
+    with WorkerPool(1) as pool:
+        pool.submit(_job(1, LONG))
+        seen = _wait_for(pool, lambda m: isinstance(m, Started))
+        old_pid = pool.running()[1]
+        pool.kill_worker(1)
+        seen += _wait_for(pool, lambda m: isinstance(m, Failed))
+        failed = _last(seen)
+        assert isinstance(failed, Failed)
+        assert failed.experiment_id == 1
+        assert failed.reason == "the worker process died (killed by signal 9)"
+        assert pool.running() == {}
+        assert old_pid not in pool.worker_pids()
+        assert pool.idle_count() == 1
+        out = _run_all(pool, [_job(2, Hyperparameters(alpha=0.5, epochs=5, hidden=(4,)))])
+        assert _result(out[2]).status is TrainStatus.COMPLETED
+
+
+def test_bad_jobs_fail_with_their_message_and_the_worker_survives(tmp_path: Path) -> None:
+    missing = DatasetSpec(source="csv", path=str(tmp_path / "missing.csv"))
+    with WorkerPool(1) as pool:
+        pool.warm_up()
+        (pid,) = pool.worker_pids()
+        out = _run_all(pool, [
+            _job(1, Hyperparameters(epochs=5, hidden=(4,)), missing),
+            Job(2, {"alpha": -1.0}, SPEC.to_dict()),
+            _job(3, Hyperparameters(alpha=0.5, epochs=5, hidden=(4,))),
+        ])
+        bad_data = _last(out[1])
+        assert isinstance(bad_data, Failed)
+        assert bad_data.reason == f"there is no file at {str(tmp_path / 'missing.csv')!r}."
+        bad_hp = _last(out[2])
+        assert isinstance(bad_hp, Failed)
+        assert bad_hp.reason.startswith("alpha = -1.0 is not allowed")
+        started = out[3][0]
+        assert isinstance(started, Started)
+        assert started.pid == pid  # the same worker, still alive
+        assert _result(out[3]).status is TrainStatus.COMPLETED
+        assert pool.worker_pids() == [pid]
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
+def test_workers_get_one_blas_thread_and_the_parent_environment_is_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    with WorkerPool(1) as pool:
+        # After a job the worker has surely exec'd its interpreter (before that, /proc may
+        # still show the forking parent's state, or nothing).
+        out = _run_all(pool, [_job(1, Hyperparameters(alpha=0.5, epochs=2, hidden=(4,)))])
+        started = out[1][0]
+        assert isinstance(started, Started)
+        environ = Path(f"/proc/{started.pid}/environ").read_bytes().split(b"\0")
+        assert b"OPENBLAS_NUM_THREADS=1" in environ
+        assert b"OMP_NUM_THREADS=1" in environ
+        assert b"MKL_NUM_THREADS=1" in environ
+    assert os.environ["OMP_NUM_THREADS"] == "3"
+    assert "OPENBLAS_NUM_THREADS" not in os.environ
+
+
+def test_shrinking_retires_idle_workers(pool: WorkerPool) -> None:
+    pool.warm_up()
+    assert len(pool.worker_pids()) == 2
+    pool.resize(1)
+    assert pool.size == 1
+    assert pool.idle_count() == 1
+    end = time.monotonic() + DEADLINE
+    while len(pool.worker_pids()) > 1:
+        assert time.monotonic() < end
+        assert pool.poll(0.2) == []
+    out = _run_all(pool, [_job(1, Hyperparameters(alpha=0.5, epochs=5, hidden=(4,)))])
+    assert _result(out[1]).status is TrainStatus.COMPLETED
+    pool.resize(2)
+    assert pool.idle_count() == 2
+
+
+def test_a_queue_runs_its_experiments_on_a_real_pool(pool: WorkerPool) -> None:
+    queue = ExperimentQueue(pool, SPEC, max_parallel=2)
+    for seed in range(3):
+        queue.add(Hyperparameters(alpha=0.5, epochs=30, hidden=(4,), seed=seed))
+    queue.run_until_idle(timeout=DEADLINE)
+    records = [queue.records[i] for i in queue.order]
+    assert [r.state for r in records] == [ExperimentState.COMPLETED] * 3
+    assert all(r.epochs_run == 30 and len(r.history["train_cost"]) == 30 for r in records)
+    assert queue.overall_progress() == 1.0
+
+
+def test_worker_loop_in_a_thread_caches_data_and_ignores_stray_cancels(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    loads: list[DatasetSpec] = []
+    real_load = DatasetSpec.load
+
+    def counting_load(self: DatasetSpec) -> Splits:
+        loads.append(self)
+        return real_load(self)
+
+    monkeypatch.setattr(DatasetSpec, "load", counting_load)
+    ours, theirs = multiprocessing.Pipe()
+    thread = threading.Thread(target=worker_main, args=(theirs,), daemon=True)
+    thread.start()
+    try:
+        hp = Hyperparameters(alpha=0.5, epochs=5, hidden=(4,))
+        ours.send(("cancel", 1))  # nothing is running: ignored
+        ours.send(("train", _job(1, hp)))
+        ours.send(("train", _job(2, hp.replace(seed=1))))
+        ours.send(("bogus",))
+        ours.send(("train", _job(3, hp, DatasetSpec(name="moons"))))
+        ended: list[Message] = []
+        end = time.monotonic() + DEADLINE
+        while len(ended) < 3:
+            assert ours.poll(max(0.0, end - time.monotonic())), "timed out"
+            message = ours.recv()
+            if isinstance(message, Finished | Failed):
+                ended.append(message)
+        assert [m.experiment_id for m in ended] == [1, 2, 3]
+        assert all(isinstance(m, Finished) for m in ended)
+        assert loads == [SPEC, DatasetSpec(name="moons")]  # planar was loaded once
+    finally:
+        ours.send(("stop",))
+        thread.join(DEADLINE)
+        ours.close()
+        theirs.close()
+    assert not thread.is_alive()
+
+
+def test_a_poll_waiting_in_another_thread_sees_a_job_submitted_meanwhile(
+    pool: WorkerPool,
+) -> None:
+    got: list[Message] = []
+    took: list[float] = []
+
+    def supervise() -> None:
+        t0 = time.monotonic()
+        got.extend(pool.poll(DEADLINE))  # returns with the first messages, not after 30 s
+        took.append(time.monotonic() - t0)
+
+    thread = threading.Thread(target=supervise, daemon=True)
+    thread.start()
+    pool.submit(_job(1, Hyperparameters(alpha=0.5, epochs=5, hidden=(4,))))
+    thread.join(DEADLINE + 5)
+    assert not thread.is_alive()
+    assert got
+    assert took[0] < DEADLINE / 2
+    rest = got if isinstance(got[-1], Finished) else got + _wait_for(
+        pool, lambda m: isinstance(m, Finished))
+    assert _result(rest).status is TrainStatus.COMPLETED
+
+
+def test_snapshots_of_parameters_arrive_while_training() -> None:
+    from dnnstudio.runs.messages import Snapshot
+
+    hp = Hyperparameters(alpha=0.5, epochs=4000, hidden=(4,), activation="tanh")
+    job = Job(1, hp.to_dict(), DatasetSpec().to_dict(), 1, snapshot_seconds=0.05)
+    with WorkerPool(1) as pool:
+        pool.submit(job)
+        messages = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(
+            isinstance(m, Finished | Failed) for m in messages
+        ):
+            messages += pool.poll(0.1)
+    snapshots = [m for m in messages if isinstance(m, Snapshot)]
+    assert snapshots, [type(m).__name__ for m in messages]
+    assert [W.shape for W, _ in snapshots[0].params] == [(4, 2), (1, 4)]
+    progressed = 0
+    for m in messages:  # a snapshot never runs ahead of the progress sent before it
+        if isinstance(m, Progress):
+            progressed = m.records[-1].epoch
+        elif isinstance(m, Snapshot):
+            assert m.epoch <= progressed

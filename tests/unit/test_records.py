@@ -1,0 +1,115 @@
+"""Experiment records: lifecycle transitions, progress and time estimates."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from dnnstudio.core.data.spec import DatasetSpec
+from dnnstudio.core.hyperparams import Hyperparameters
+from dnnstudio.core.training import HISTORY_FIELDS, EpochRecord, train
+from dnnstudio.runs.records import ExperimentRecord, ExperimentState
+
+HP = Hyperparameters(alpha=0.5, epochs=40, hidden=(4,))
+
+
+def _epoch(n: int, elapsed: float) -> EpochRecord:
+    return EpochRecord(n, 0.7 - n / 100, 0.75, 0.5, 0.5, 0.5, elapsed)
+
+
+def test_a_new_record_is_queued_and_empty() -> None:
+    record = ExperimentRecord(id=1, hyperparameters=HP, note="baseline")
+    assert record.state is ExperimentState.QUEUED
+    assert record.epochs_run == 0
+    assert set(record.history) == set(HISTORY_FIELDS)
+    assert all(len(v) == 0 for v in record.history.values())
+    assert math.isnan(record.val_metric)
+    assert record.progress == 0.0
+    assert record.seconds_left() is None
+
+
+def test_progress_appends_history_and_estimates_time_left() -> None:
+    record = ExperimentRecord(id=1, hyperparameters=HP).started(when=100.0)
+    assert record.state is ExperimentState.RUNNING
+    assert record.started_at == 100.0
+    assert record.seconds_left() is None  # no pace yet
+
+    step = record.progressed([_epoch(1, 0.1), _epoch(2, 0.2)])
+    assert step is not record
+    assert step.epochs_run == 2
+    assert step.history["elapsed_s"] == [0.1, 0.2]
+    assert list(record.history["elapsed_s"]) == []  # the earlier record is unchanged
+    assert step.progress == pytest.approx(2 / 40)
+    seconds = step.seconds_left()
+    assert seconds == pytest.approx(0.1 * 38)
+    assert step.progressed([]) is step
+
+
+def test_finished_takes_the_results_of_the_run() -> None:
+    data = DatasetSpec().load().training_data()
+    result = train(HP, data)
+    record = ExperimentRecord(id=3, hyperparameters=HP).started().finished(result, when=5.0)
+    assert record.state is ExperimentState.COMPLETED
+    assert record.finished_at == 5.0
+    assert record.epochs_run == 40
+    assert record.val_metric == result.val_metric
+    assert record.history["train_cost"] == result.history.train_cost.tolist()
+    assert record.params is not None
+    assert len(record.params) == 2
+    assert record.progress == 1.0
+    assert record.seconds_left() is None
+    assert record.state.is_finished()
+    assert not record.state.can_requeue()
+
+
+def test_failed_keeps_the_history_so_far_and_says_why() -> None:
+    record = ExperimentRecord(id=1, hyperparameters=HP).started().progressed([_epoch(1, 0.1)])
+    failed = record.failed("the worker process died (killed by signal 9)")
+    assert failed.state is ExperimentState.FAILED
+    assert failed.message.endswith("(killed by signal 9)")
+    assert failed.epochs_run == 1
+    assert failed.finished_at is not None
+    assert failed.state.can_requeue()
+
+
+def test_requeued_is_fresh_but_keeps_note_group_and_creation_time() -> None:
+    record = ExperimentRecord(id=7, hyperparameters=HP, note="try tanh", group="search-1",
+                              created_at=10.0)
+    spent = record.started().progressed([_epoch(1, 0.1)]).failed("boom")
+    again = spent.requeued()
+    assert again.state is ExperimentState.QUEUED
+    assert (again.id, again.note, again.group, again.created_at) == (7, "try tanh", "search-1",
+                                                                     10.0)
+    assert again.hyperparameters == HP
+    assert again.epochs_run == 0
+    assert again.message == ""
+    assert again.started_at is None
+    assert again.finished_at is None
+    assert all(len(v) == 0 for v in again.history.values())
+
+
+def test_interrupted_progress_counts_only_epochs_done() -> None:
+    record = ExperimentRecord(id=1, hyperparameters=HP).started().progressed(
+        [_epoch(i, i / 10) for i in range(1, 11)]
+    )
+    interrupted = record.replace(state=ExperimentState.INTERRUPTED)
+    assert interrupted.progress == pytest.approx(10 / 40)
+    assert interrupted.seconds_left() is None
+    assert interrupted.state.can_requeue()
+
+
+@pytest.mark.parametrize(
+    ("state", "finished"),
+    [
+        (ExperimentState.QUEUED, False),
+        (ExperimentState.RUNNING, False),
+        (ExperimentState.COMPLETED, True),
+        (ExperimentState.DIVERGED, True),
+        (ExperimentState.CANCELLED, True),
+        (ExperimentState.FAILED, True),
+        (ExperimentState.INTERRUPTED, True),
+    ],
+)
+def test_which_states_are_finished(state: ExperimentState, finished: bool) -> None:
+    assert state.is_finished() is finished
