@@ -1,8 +1,11 @@
 """The ``dnnstudio`` command: no subcommand opens the desktop app, a subcommand works headless.
 
+``dnnstudio`` opens the desktop app, ``dnnstudio FILE.dnnsession`` opens it on a session.
 ``dnnstudio datasets`` lists the built-in datasets; ``dnnstudio train`` trains one experiment
-and prints a summary (``--json`` for one JSON object). Bad input exits with status 2 and one
-line on stderr. Nothing here imports Qt; the desktop app is imported only when it is opened.
+and prints a summary (``--json`` for one JSON object), and with ``--session FILE`` adds it to a
+session file; ``dnnstudio export FILE --csv OUT`` (or ``--json OUT``) writes a session's
+results without opening a window. Bad input exits with status 2 and one line on stderr.
+Nothing here imports Qt; the desktop app is imported only when it is opened.
 """
 
 from __future__ import annotations
@@ -11,10 +14,12 @@ import argparse
 import importlib
 import json
 import math
+import os
 import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn, TextIO
 
@@ -24,14 +29,15 @@ from .core.data import (
     Task,
     TrainData,
     list_datasets,
-    load_dataset,
     load_npz,
-    read_csv,
-    split_dataset,
 )
+from .core.data.spec import DatasetSpec
 from .core.errors import DnnStudioError
 from .core.hyperparams import ACTIVATIONS, DECAYS, DTYPES, INITS, OPTIMIZERS, Hyperparameters
 from .core.training import EpochRecord, TrainResult, train
+from .runs.records import ExperimentRecord
+from .sessions.export import export_csv, export_json
+from .sessions.store import SUFFIX, SessionStore
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -100,11 +106,15 @@ _TASKS = {
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="dnnstudio",
+        usage=f"%(prog)s [-h] [--version] [FILE{SUFFIX} | COMMAND ...]",
         description="DNN Studio: choose hyperparameters, train, observe, refine. "
-        "Without a command it opens the desktop app.",
+        f"Without a command it opens the desktop app; with a FILE{SUFFIX} it opens that "
+        "session.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("session", nargs="?", help=argparse.SUPPRESS)
+    # `dnnstudio FILE` is recognised in main() before parsing: an optional positional next to
+    # the subcommands would swallow the command's name (`dnnstudio export x` -> session
+    # "export").
     sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
     ds = sub.add_parser("datasets", help="list the built-in datasets")
@@ -177,6 +187,24 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--evaluate-test", action="store_true",
                      help="also evaluate on the held-out test set; do this once, for the "
                      "final model, never to choose hyperparameters")
+    out.add_argument("--session", metavar="FILE",
+                     help=f"add the experiment (history and parameters too) to this {SUFFIX} "
+                     "file, creating it if needed; all experiments of a session use the same "
+                     "data and split")
+    out.add_argument("--note", metavar="TEXT", help="a note saved with the experiment "
+                     "(with --session)")
+
+    ex = sub.add_parser(
+        "export",
+        help="write a session's results as CSV or JSON",
+        description="Write the experiments of a session file without opening a window: "
+        "--csv gives one row per experiment, --json the whole session with histories.",
+    )
+    ex.add_argument("file", metavar=f"FILE{SUFFIX}", help="the session file (not changed)")
+    fmt = ex.add_mutually_exclusive_group(required=True)
+    fmt.add_argument("--csv", metavar="OUT", help="CSV file to write; '-' for standard output")
+    fmt.add_argument("--json", metavar="OUT",
+                     help="JSON file to write; '-' for standard output")
     return parser
 
 
@@ -204,27 +232,40 @@ def hyperparameters_from_args(args: argparse.Namespace) -> Hyperparameters:
     )
 
 
-def _load(args: argparse.Namespace) -> tuple[str, TrainData, Splits | None]:
+def dataset_spec_from_args(args: argparse.Namespace) -> DatasetSpec:
+    """The :class:`DatasetSpec` that ``--dataset`` or ``--csv`` and their options describe."""
     task = _TASKS[args.task]
-    generated_only = (args.n_samples, args.noise)
+    common: dict[str, Any] = {
+        "task": None if task is None else task.value,
+        "seed": args.data_seed,
+        "split": args.split,
+    }
+    if args.csv is not None:
+        if args.n_samples is not None or args.noise is not None:
+            raise DnnStudioError("--n-samples and --noise only apply to generated datasets")
+        # Absolute, so that the session still finds the file from another directory.
+        path = os.path.abspath(args.csv)
+        return DatasetSpec(source="csv", name=Path(path).stem, path=path, target=args.target,
+                           **common)
+    if args.target is not None:
+        raise DnnStudioError("--target only applies to --csv files")
+    return DatasetSpec(source="builtin", name=args.dataset or "planar",
+                       n_samples=args.n_samples, noise=args.noise, **common)
+
+
+def _load(args: argparse.Namespace) -> tuple[str, TrainData, Splits | None, DatasetSpec | None]:
     if args.data is not None:
         if args.evaluate_test:
             raise DnnStudioError(
                 "--evaluate-test needs a test set, and a --data file has none; "
                 "use --dataset or --csv, which are split into training, validation and test"
             )
-        return args.data, load_npz(args.data, task=task), None
-    if args.csv is not None:
-        if any(v is not None for v in generated_only):
-            raise DnnStudioError("--n-samples and --noise only apply to generated datasets")
-        dataset = read_csv(args.csv, args.target, task=task)
-    else:
-        if args.target is not None:
-            raise DnnStudioError("--target only applies to --csv files")
-        dataset = load_dataset(args.dataset or "planar", n_samples=args.n_samples,
-                               noise=args.noise, seed=args.data_seed)
-    splits = split_dataset(dataset, args.split, seed=args.data_seed)
-    return dataset.name, splits.training_data(), splits
+        return args.data, load_npz(args.data, task=_TASKS[args.task]), None, None
+    spec = dataset_spec_from_args(args)
+    # spec.load() is the path the desktop app and its workers take, so the CLI trains on the
+    # same rows as a session that holds this spec.
+    splits = spec.load()
+    return splits.dataset.name, splits.training_data(), splits, spec
 
 
 class _ProgressBar:
@@ -330,10 +371,76 @@ def _cmd_datasets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data_key(spec: DatasetSpec) -> tuple[Any, ...]:
+    """What decides the rows a spec gives (the display name does not)."""
+    if spec.source == "csv":
+        what: tuple[Any, ...] = (os.path.normcase(os.path.abspath(spec.path)), spec.target)
+    else:
+        what = (spec.name, spec.n_samples, spec.noise)
+    return (spec.source, *what, spec.task, spec.seed, tuple(float(f) for f in spec.split))
+
+
+def _describe(spec: DatasetSpec) -> str:
+    split = "/".join(f"{100 * f:g}" for f in spec.split)
+    extra = ""
+    if spec.source == "builtin" and (spec.n_samples is not None or spec.noise is not None):
+        extra = f", n_samples {spec.n_samples}, noise {spec.noise}"
+    if spec.source == "csv" and spec.target is not None:
+        extra = f", target {spec.target}"
+    task = f", task {spec.task}" if spec.task is not None else ""
+    return f"{spec.title} (split {split}, data seed {spec.seed}{extra}{task})"
+
+
+def _open_session(path: str, spec: DatasetSpec) -> SessionStore:
+    """The session to add an experiment to, created with ``spec`` if it does not exist."""
+    if not Path(path).exists():
+        store = SessionStore.create(path)
+        try:
+            store.put_dataset(spec)
+        except BaseException:
+            store.close()
+            raise
+        return store
+    store = SessionStore.open(path)
+    try:
+        stored = store.dataset()
+        if stored is None:
+            store.put_dataset(spec)
+        elif _data_key(stored) != _data_key(spec):
+            raise DnnStudioError(
+                f"{path} trains on {_describe(stored)}, this run on {_describe(spec)}; the "
+                "experiments of a session share their data and split, so use the same data "
+                "options or another --session file"
+            )
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     hp = hyperparameters_from_args(args)
-    name, data, splits = _load(args)
+    if args.session is not None and args.data is not None:
+        raise DnnStudioError(
+            "--session needs --dataset or --csv, not --data: a session records how its data "
+            "is made and split so that every experiment in it trains on the same rows, and "
+            "the arrays of a --data file are not described that way"
+        )
+    if args.note is not None and args.session is None:
+        raise DnnStudioError("--note is saved with the experiment in a session; add --session FILE")
+    name, data, splits, spec = _load(args)
+    store = None if args.session is None or spec is None else _open_session(args.session, spec)
+    try:
+        return _train_and_report(args, hp, name, data, splits, store)
+    finally:
+        if store is not None:
+            store.close()
 
+
+def _train_and_report(args: argparse.Namespace, hp: Hyperparameters, name: str,
+                      data: TrainData, splits: Splits | None,
+                      store: SessionStore | None) -> int:
+    record = ExperimentRecord(id=0, hyperparameters=hp, note=args.note or "").started()
     interrupted = False
 
     def on_sigint(signum: int, frame: FrameType | None) -> None:
@@ -349,6 +456,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
 
+    saved = None
+    if store is not None:
+        # Saved first, so nothing after training can lose the run. add_experiment picks the
+        # next free id in the same transaction as the insert.
+        saved = store.add_experiment(record.finished(result))
     test = None
     if args.evaluate_test and splits is not None and result.model is not None:
         X_test, y_test = splits.test_data()
@@ -356,10 +468,28 @@ def _cmd_train(args: argparse.Namespace) -> int:
             raise DnnStudioError("--evaluate-test needs a test set; --split gave it no examples")
         test = result.model.evaluate(X_test, y_test)
     if args.json:
-        print(json.dumps(result_json(name, data, result, test), allow_nan=False))
+        out = result_json(name, data, result, test)
+        if saved is not None and store is not None:
+            out["session"] = {"path": str(store.path), "experiment_id": saved.id}
+        print(json.dumps(out, allow_nan=False))
     else:
-        print("\n".join(_summary_lines(name, data, result, test)))
+        lines = _summary_lines(name, data, result, test)
+        if saved is not None and store is not None:
+            lines.append(f"session      saved as experiment {saved.id} in {store.path}")
+        print("\n".join(lines))
     return EXIT_INTERRUPTED if interrupted else 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    # Read-only: exporting never changes the session, even one from an older version.
+    with SessionStore.open(args.file, read_only=True) as store:
+        session = store.load()
+    if args.csv is not None:
+        export_csv(session.in_order(), sys.stdout if args.csv == "-" else args.csv,
+                   dataset=session.dataset)
+    else:
+        export_json(session, sys.stdout if args.json == "-" else args.json)
+    return 0
 
 
 def _open_app(session: str | None) -> int:
@@ -376,7 +506,24 @@ def _open_app(session: str | None) -> int:
     return int(app.run(session))
 
 
+_COMMANDS = ("datasets", "train", "export")
+
+
+def _session_argument(argv: Sequence[str]) -> str | None:
+    """The file of ``dnnstudio FILE``: one argument that names a session, not a command."""
+    if len(argv) != 1:
+        return None
+    arg = argv[0]
+    if arg.startswith("-") or arg in _COMMANDS:
+        return None
+    return arg if arg.endswith(SUFFIX) or Path(arg).is_file() else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    session = _session_argument(argv)
+    if session is not None:
+        return _open_app(session)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -384,7 +531,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_datasets(args)
         if args.command == "train":
             return _cmd_train(args)
-        return _open_app(args.session)
+        if args.command == "export":
+            return _cmd_export(args)
+        return _open_app(None)
     except DnnStudioError as exc:
         print(f"dnnstudio {args.command or ''}: error: {exc}".replace("  ", " "), file=sys.stderr)
         return EXIT_USAGE

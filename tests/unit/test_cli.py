@@ -192,3 +192,150 @@ def test_python_dash_m(tmp_path: Path) -> None:
     assert bad.returncode == 2
     assert bad.stderr.strip().count("\n") == 0
     assert "epochs = 0" in bad.stderr
+
+
+# -- sessions ------------------------------------------------------------------------------------
+
+QUICK = ("--dataset", "moons", "--n-samples", "120", "--epochs", "5")
+
+
+def test_train_into_a_session_then_export_csv(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import csv
+    import io
+
+    session = tmp_path / "runs.dnnsession"
+    first = _train_json(capsys, *QUICK, "--session", str(session), "--note", "=first, try")
+    assert first["session"] == {"path": str(session), "experiment_id": 1}
+    code, out, err = _run(capsys, "train", *QUICK, "--alpha", "0.5", "--session", str(session))
+    assert code == 0, err
+    assert f"saved as experiment 2 in {session}" in out
+
+    code, out, err = _run(capsys, "export", str(session), "--csv", "-")
+    assert code == 0, err
+    assert err == ""
+    rows = list(csv.DictReader(io.StringIO(out, newline="")))
+    assert [row["id"] for row in rows] == ["1", "2"]
+    assert [row["alpha"] for row in rows] == ["0.01", "0.5"]
+    assert rows[0]["note"] == "'=first, try"
+    assert rows[0]["dataset"] == "moons"
+    assert {row["state"] for row in rows} == {"completed"}
+    assert all(row["epochs_run"] == "5" for row in rows)
+
+    out_file = tmp_path / "all.json"
+    code, out, err = _run(capsys, "export", str(session), "--json", str(out_file))
+    assert (code, out, err) == (0, "", "")
+    exported = json.loads(out_file.read_text(encoding="utf-8"))
+    assert exported["dataset"]["n_samples"] == 120
+    assert [len(e["history"]["train_cost"]) for e in exported["experiments"]] == [5, 5]
+
+
+def test_session_keeps_the_run_with_its_parameters(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dnnstudio.runs.records import ExperimentState
+    from dnnstudio.sessions import SessionStore
+
+    session = tmp_path / "one.dnnsession"
+    result = _train_json(capsys, *QUICK, "--hidden", "3", "--session", str(session),
+                         "--note", "α\nβ")
+    with SessionStore.open(session, read_only=True) as store:
+        data = store.load()
+    assert data.dataset is not None
+    assert (data.dataset.source, data.dataset.name, data.dataset.n_samples) == \
+        ("builtin", "moons", 120)
+    (record,) = data.records
+    assert record.state is ExperimentState.COMPLETED
+    assert record.note == "α\nβ"
+    assert record.hyperparameters.hidden == (3,)
+    assert record.history["train_cost"] == result["history"]["train_cost"]
+    assert record.val_metric == result["val_accuracy"]
+    assert record.params is not None
+    assert [W.shape for W, _ in record.params] == [(3, 2), (1, 3)]
+
+
+def test_session_refuses_other_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    session = tmp_path / "s.dnnsession"
+    _train_json(capsys, *QUICK, "--session", str(session))
+    before = session.read_bytes()
+    for other in (["--dataset", "circles"], ["--dataset", "moons", "--data-seed", "1"],
+                  ["--dataset", "moons", "--split", "70/15/15"]):
+        code, out, err = _run(capsys, "train", *other, "--n-samples", "120", "--epochs", "5",
+                              "--session", str(session))
+        assert code == 2
+        assert out == ""
+        assert err.count("\n") == 1, err
+        assert "share their data and split" in err
+    assert session.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["--data", "x.npz"], "--session needs --dataset or --csv, not --data"),
+        (["--dataset", "moons", "--note", "hi"], "--note is saved with the experiment"),
+    ],
+)
+def test_session_option_errors(argv: list[str], needle: str, tmp_path: Path,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    if "--note" not in argv:
+        argv = [*argv, "--session", str(tmp_path / "s.dnnsession")]
+    code, out, err = _run(capsys, "train", *argv)
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1, err
+    assert needle in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_export_refuses_what_is_not_a_session(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    not_session = tmp_path / "notes.txt"
+    not_session.write_text("hello\n", encoding="utf-8")
+    cases = [
+        ([str(not_session), "--csv", "-"], "is not a DNN Studio session"),
+        ([str(tmp_path / "none.dnnsession"), "--json", "-"], "does not exist"),
+    ]
+    for argv, needle in cases:
+        code, out, err = _run(capsys, "export", *argv)
+        assert code == 2
+        assert out == ""
+        assert err.count("\n") == 1, err
+        assert err.startswith("dnnstudio export: error: ")
+        assert needle in err
+    assert not_session.read_text(encoding="utf-8") == "hello\n"
+
+
+def test_export_to_an_unwritable_place(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    session = tmp_path / "s.dnnsession"
+    _train_json(capsys, *QUICK, "--session", str(session))
+    code, out, err = _run(capsys, "export", str(session), "--csv",
+                          str(tmp_path / "no" / "dir.csv"))
+    assert code == 2
+    assert err.count("\n") == 1, err
+    assert "cannot write" in err
+
+
+def test_export_needs_a_format(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["export", str(tmp_path / "s.dnnsession")])
+    assert caught.value.code == 2
+    _, err = capsys.readouterr()
+    assert "one of the arguments --csv --json is required" in err
+
+
+def test_a_session_file_argument_opens_the_app(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dnnstudio.cli as cli
+
+    opened: list[str | None] = []
+    monkeypatch.setattr(cli, "_open_app", lambda session: opened.append(session) or 0)
+    assert main(["work.dnnsession"]) == 0
+    existing = tmp_path / "other-name"
+    existing.write_bytes(b"")
+    assert main([str(existing)]) == 0
+    assert main([]) == 0
+    assert opened == ["work.dnnsession", str(existing), None]

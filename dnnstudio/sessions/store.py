@@ -1,0 +1,973 @@
+"""The session file: one SQLite database that holds a whole session, saved as work happens.
+
+A session (``*.dnnsession``) is the dataset spec, every experiment (its hyperparameters, note,
+state, final figures and learned parameters), every per-epoch history, and the queue's order.
+It is one SQLite file written through Python's :mod:`sqlite3`, so it can be inspected with any
+SQLite tool, and it is crash-safe: every write is its own committed transaction in
+``journal_mode=DELETE`` with ``synchronous=FULL``, so a crash, a kill or a power cut loses at
+most the write that was under way, never a finished experiment. After a crash SQLite rolls the
+interrupted transaction back the next time the file is opened.
+
+Identification
+--------------
+``PRAGMA application_id`` is :data:`APPLICATION_ID` (the bytes ``"DNNS"``), so the file says
+which program it belongs to; ``PRAGMA user_version`` is the schema version,
+:data:`SCHEMA_VERSION`. :meth:`SessionStore.open` checks both, the tables and the file's
+integrity *before* writing anything (it reads the header bytes, then opens the database
+read-only), and refuses anything else with a one-line :class:`SessionError`, leaving the file
+byte-for-byte as it was.
+
+Schema (version 1)
+------------------
+``meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)``, one row per key:
+
+- ``dataset``: the :class:`~dnnstudio.core.data.spec.DatasetSpec` as JSON (absent until set);
+- ``order``: the experiments' order as a JSON list of ids (absent until set);
+- ``created_at``: Unix time the session was created; ``created_by``: ``"DNN Studio x.y.z"``.
+
+``experiments``, one row per experiment, columns as in
+:class:`~dnnstudio.runs.records.ExperimentRecord`::
+
+    id INTEGER PRIMARY KEY, state TEXT, hyperparameters TEXT (JSON of
+    Hyperparameters.to_dict()), note TEXT, grp TEXT (the record's group), created_at REAL,
+    started_at REAL, finished_at REAL, epochs_run INTEGER, train_cost REAL, val_cost REAL,
+    train_metric REAL, val_metric REAL, metric TEXT, train_time_s REAL,
+    parameter_count INTEGER, message TEXT, diverged_epoch INTEGER, params BLOB
+
+``params`` is NULL or the bytes of an ``.npz`` archive (:func:`numpy.savez`) holding
+``W1 .. WL`` and ``b1 .. bL`` in the course's orientation (``W[l]`` ``(n[l], n[l-1])``,
+``b[l]`` ``(n[l], 1)``), read back with ``allow_pickle=False``: no pickle anywhere.
+
+``history``, one row per experiment and epoch (1-based), ``WITHOUT ROWID``::
+
+    experiment_id INTEGER REFERENCES experiments(id) ON DELETE CASCADE, epoch INTEGER,
+    train_cost REAL, val_cost REAL, train_metric REAL, val_metric REAL, learning_rate REAL,
+    elapsed_s REAL, PRIMARY KEY (experiment_id, epoch)
+
+Floats are stored exactly (IEEE doubles); NaN (a figure that was not measured) is stored as
+NULL and read back as NaN. ``started_at``, ``finished_at`` and ``diverged_epoch`` are NULL for
+None.
+
+Migrations
+----------
+:data:`MIGRATIONS` maps each schema version to the function that upgrades a file from the
+version before it; creating a session runs them all from 0. Opening an older file runs the
+missing ones in one transaction (or, read-only, on an in-memory copy), so files written by
+older versions keep opening.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import sqlite3
+import threading
+import time
+import uuid
+import zipfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol
+
+import numpy as np
+
+from .. import __version__
+from ..core.data.spec import DatasetSpec
+from ..core.errors import DnnStudioError
+from ..core.hyperparams import Hyperparameters
+from ..core.training import HISTORY_FIELDS
+from ..runs.records import ExperimentRecord, ExperimentState, Params
+
+SUFFIX = ".dnnsession"
+"""The file name extension of a session."""
+APPLICATION_ID = int.from_bytes(b"DNNS", "big")
+"""``PRAGMA application_id`` of every DNN Studio session (0x444E4E53)."""
+SCHEMA_VERSION = 1
+"""The newest schema this version reads and writes (``PRAGMA user_version``)."""
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_SQLITE_READONLY_ROLLBACK = 776
+"""The error a read-only connection gives when a crashed writer left a journal to roll back."""
+_TABLES = ("meta", "experiments", "history")
+
+INTERRUPTED_MESSAGE = "DNN Studio stopped while this experiment was running; queue it again."
+
+
+class SessionError(DnnStudioError):
+    """A session file could not be opened, created or written; the message says why."""
+
+
+# -- schema and migrations ----------------------------------------------------------------------
+
+def _create_v1(conn: sqlite3.Connection) -> None:
+    conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID")
+    conn.execute(
+        """
+        CREATE TABLE experiments (
+            id INTEGER PRIMARY KEY,
+            state TEXT NOT NULL,
+            hyperparameters TEXT NOT NULL,
+            note TEXT NOT NULL DEFAULT '',
+            grp TEXT NOT NULL DEFAULT '',
+            created_at REAL,
+            started_at REAL,
+            finished_at REAL,
+            epochs_run INTEGER NOT NULL DEFAULT 0,
+            train_cost REAL,
+            val_cost REAL,
+            train_metric REAL,
+            val_metric REAL,
+            metric TEXT NOT NULL DEFAULT 'accuracy',
+            train_time_s REAL,
+            parameter_count INTEGER NOT NULL DEFAULT 0,
+            message TEXT NOT NULL DEFAULT '',
+            diverged_epoch INTEGER,
+            params BLOB
+        )
+        """
+    )
+    conn.execute(
+        """
+        CREATE TABLE history (
+            experiment_id INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+            epoch INTEGER NOT NULL,
+            train_cost REAL,
+            val_cost REAL,
+            train_metric REAL,
+            val_metric REAL,
+            learning_rate REAL,
+            elapsed_s REAL,
+            PRIMARY KEY (experiment_id, epoch)
+        ) WITHOUT ROWID
+        """
+    )
+
+
+Migration = Callable[[sqlite3.Connection], None]
+
+MIGRATIONS: dict[int, Migration] = {
+    1: _create_v1,
+}
+"""``{version: upgrade from version - 1}``; add one entry (and bump :data:`SCHEMA_VERSION`)
+for every change to the schema, and never edit an entry that has shipped."""
+
+assert sorted(MIGRATIONS) == list(range(1, SCHEMA_VERSION + 1))
+
+
+def _migrate(conn: sqlite3.Connection, current: int) -> None:
+    """Bring a database from schema ``current`` to :data:`SCHEMA_VERSION` (inside a transaction)."""
+    for version in range(current + 1, SCHEMA_VERSION + 1):
+        MIGRATIONS[version](conn)
+        # PRAGMA takes no parameters; version is an int from our own table.
+        conn.execute(f"PRAGMA user_version = {int(version)}")
+
+
+_EXPERIMENT_COLUMNS = (
+    "id", "state", "hyperparameters", "note", "grp", "created_at", "started_at", "finished_at",
+    "epochs_run", "train_cost", "val_cost", "train_metric", "val_metric", "metric",
+    "train_time_s", "parameter_count", "message", "diverged_epoch", "params",
+)
+_UPSERT_EXPERIMENT = (
+    f"INSERT INTO experiments ({', '.join(_EXPERIMENT_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in _EXPERIMENT_COLUMNS)}) "
+    # ON CONFLICT ... DO UPDATE, not INSERT OR REPLACE: REPLACE deletes the old row first,
+    # and the delete would cascade to the experiment's history.
+    "ON CONFLICT(id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _EXPERIMENT_COLUMNS[1:])
+)
+_INSERT_HISTORY = (
+    f"INSERT OR REPLACE INTO history (experiment_id, epoch, {', '.join(HISTORY_FIELDS)}) "
+    f"VALUES (?, ?, {', '.join('?' for _ in HISTORY_FIELDS)})"
+)
+
+
+# -- values ---------------------------------------------------------------------------------------
+
+class EpochLike(Protocol):
+    """What :meth:`SessionStore.append_history` needs of a row (an ``EpochRecord`` fits)."""
+
+    @property
+    def epoch(self) -> int: ...
+    @property
+    def train_cost(self) -> float: ...
+    @property
+    def val_cost(self) -> float: ...
+    @property
+    def train_metric(self) -> float: ...
+    @property
+    def val_metric(self) -> float: ...
+    @property
+    def learning_rate(self) -> float: ...
+    @property
+    def elapsed_s(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class SessionData:
+    """Everything a session file holds, as loaded by :meth:`SessionStore.load`.
+
+    Attributes
+    ----------
+    dataset : DatasetSpec or None
+        The data every experiment of the session trains on (None until one is chosen).
+    records : list of ExperimentRecord
+        Every experiment, by id, with full histories and learned parameters. Experiments that
+        were running when the file was last written are returned as ``RUNNING``; the queue
+        turns them into ``INTERRUPTED``.
+    order : list of int
+        Every experiment's id, in the order the queue keeps them: the stored order (ids that no
+        longer exist dropped) followed by ids it does not mention (such as experiments added by
+        ``dnnstudio train --session``), by id.
+    """
+
+    dataset: DatasetSpec | None = None
+    records: list[ExperimentRecord] = field(default_factory=list)
+    order: list[int] = field(default_factory=list)
+
+    @property
+    def next_id(self) -> int:
+        """The id for a new experiment: one more than the largest so far."""
+        return max((r.id for r in self.records), default=0) + 1
+
+    def in_order(self) -> list[ExperimentRecord]:
+        """The records in :attr:`order`."""
+        by_id = {r.id: r for r in self.records}
+        return [by_id[i] for i in self.order if i in by_id]
+
+
+def _real(value: float) -> float | None:
+    """A float for SQLite: NaN becomes NULL (SQLite would do it anyway; this says so)."""
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+def _optional_real(value: float | None) -> float | None:
+    return None if value is None else _real(value)
+
+
+def _float(value: Any) -> float:
+    return math.nan if value is None else float(value)
+
+
+def param_arrays(params: Params) -> dict[str, Any]:
+    """``{"W1": W[1], "b1": b[1], ..., "WL": W[L], "bL": b[L]}`` for :func:`numpy.savez`."""
+    # dict[str, Any] rather than of ndarray: numpy's stubs type savez's **kwds together with
+    # its allow_pickle flag.
+    arrays: dict[str, Any] = {}
+    for layer, (W, b) in enumerate(params, start=1):
+        arrays[f"W{layer}"] = np.asarray(W)
+        arrays[f"b{layer}"] = np.asarray(b)
+    return arrays
+
+
+def encode_params(params: Params) -> bytes:
+    """The ``.npz`` bytes of learned parameters (see :func:`param_arrays`)."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **param_arrays(params))
+    return buffer.getvalue()
+
+
+def decode_params(blob: bytes) -> Params:
+    """Learned parameters from :func:`encode_params` bytes, without ever unpickling.
+
+    Raises
+    ------
+    ValueError
+        The bytes are not such an archive.
+    """
+    try:
+        loaded = np.load(io.BytesIO(blob), allow_pickle=False)
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise ValueError(str(exc) or type(exc).__name__) from exc
+    if not isinstance(loaded, np.lib.npyio.NpzFile):
+        raise ValueError("not an .npz archive")
+    try:
+        with loaded as npz:
+            names = set(npz.files)
+            layers = len(names) // 2
+            expected = {f"{kind}{k}" for k in range(1, layers + 1) for kind in "Wb"}
+            if layers == 0 or names != expected:
+                raise ValueError(f"unexpected arrays {sorted(names)}")
+            return [(npz[f"W{k}"], npz[f"b{k}"]) for k in range(1, layers + 1)]
+    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        raise ValueError(str(exc) or type(exc).__name__) from exc
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _temp_path(target: Path) -> Path:
+    # Next to the target so that os.replace is a rename on one filesystem, hence atomic.
+    return target.with_name(f".{target.name}.{uuid.uuid4().hex[:12]}.tmp")
+
+
+def _remove_side_files(path: Path) -> None:
+    """Delete journals left next to ``path``: a stale hot journal would be "rolled back" into
+    a new file that replaces the old one, and corrupt it."""
+    for suffix in ("-journal", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def _configure(conn: sqlite3.Connection) -> sqlite3.Connection:
+    # One file on disk (no -wal/-shm), and a commit is on the disk when it returns.
+    conn.execute("PRAGMA journal_mode = DELETE")
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+def _connect(path: Path, mode: str) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit), usable from any thread
+    (the store serialises access with its own lock)."""
+    uri = f"{path.resolve().as_uri()}?mode={mode}"
+    return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False,
+                           timeout=10.0)
+
+
+# -- checking a file before opening it --------------------------------------------------------
+
+def _check_header(path: Path) -> None:
+    """Refuse files that are plainly not sessions, from their first 100 bytes alone."""
+    if not path.exists():
+        raise SessionError(f"{path} does not exist")
+    if path.is_dir():
+        raise SessionError(f"{path} is a folder, not a DNN Studio session")
+    try:
+        with path.open("rb") as stream:
+            header = stream.read(100)
+    except OSError as exc:
+        raise SessionError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if not header:
+        raise SessionError(f"{path} is empty, not a DNN Studio session")
+    if not header.startswith(_SQLITE_MAGIC):
+        raise SessionError(f"{path} is not a DNN Studio session (it is not a SQLite database)")
+    if len(header) < 100:
+        raise SessionError(f"{path} is a damaged DNN Studio session (it is cut short)")
+    _check_ids(path, int.from_bytes(header[68:72], "big", signed=True),
+               int.from_bytes(header[60:64], "big", signed=True))
+
+
+def _check_ids(path: Path, application_id: int, version: int) -> None:
+    if application_id != APPLICATION_ID:
+        raise SessionError(
+            f"{path} is not a DNN Studio session (it is a SQLite database of another program)"
+        )
+    if version > SCHEMA_VERSION:
+        raise SessionError(
+            f"{path} was saved by a newer DNN Studio (schema {version}); this version reads "
+            f"up to {SCHEMA_VERSION}"
+        )
+    if version < 1:
+        raise SessionError(f"{path} is a damaged DNN Studio session (it has no schema)")
+
+
+def _check_database(conn: sqlite3.Connection, path: Path) -> int:
+    """Check an open database is an intact session; return its schema version.
+
+    Raises SessionError for a file that is not one, and lets sqlite3 errors through.
+    """
+    application_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    _check_ids(path, application_id, version)
+    problem = conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+    if problem != "ok":
+        detail = _one_line(problem.replace("*** in database main ***", ""))
+        raise SessionError(f"{path} is a damaged DNN Studio session ({detail})")
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    missing = [t for t in _TABLES if t not in tables]
+    if missing:
+        raise SessionError(
+            f"{path} is not a DNN Studio session (it has no {', '.join(missing)} table)"
+        )
+    return int(version)
+
+
+def _is_hot_journal(exc: sqlite3.Error, path: Path) -> bool:
+    if getattr(exc, "sqlite_errorcode", None) == _SQLITE_READONLY_ROLLBACK:
+        return True
+    return "readonly" in str(exc) and Path(f"{path}-journal").exists()
+
+
+def _probe(path: Path) -> sqlite3.Connection:
+    """A read-only connection to ``path`` once it is known to be an intact session."""
+    recovered = False
+    while True:
+        try:
+            conn = _connect(path, "ro")
+        except sqlite3.Error as exc:
+            raise SessionError(f"cannot open {path}: {_one_line(str(exc))}") from None
+        try:
+            _check_database(conn, path)
+            return conn
+        except SessionError:
+            conn.close()
+            raise
+        except sqlite3.Error as exc:
+            conn.close()
+            if recovered or not _is_hot_journal(exc, path):
+                raise SessionError(
+                    f"{path} is a damaged DNN Studio session ({_one_line(str(exc))})"
+                ) from None
+        # A writer was killed mid-transaction and left a journal that a read-only connection
+        # cannot roll back. The header showed the file is ours, so let SQLite's ordinary
+        # recovery restore its last committed state, then check it again.
+        recovered = True
+        try:
+            writer = _connect(path, "rw")
+            try:
+                writer.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            finally:
+                writer.close()
+        except sqlite3.Error as exc:
+            raise SessionError(
+                f"{path} is a damaged DNN Studio session ({_one_line(str(exc))})"
+            ) from None
+
+
+# -- the store --------------------------------------------------------------------------------
+
+class SessionStore:
+    """An open session file. Every write method commits before it returns.
+
+    Make one with :meth:`create` or :meth:`open`; use it as a context manager or call
+    :meth:`close`. Methods may be called from any thread, one at a time (an internal lock
+    serialises them).
+    """
+
+    def __init__(self, path: Path, conn: sqlite3.Connection, *, read_only: bool = False) -> None:
+        self._path = path
+        self._conn: sqlite3.Connection | None = conn
+        self._read_only = read_only
+        self._lock = threading.RLock()
+
+    # -- opening ----------------------------------------------------------------------------
+    @classmethod
+    def create(cls, path: str | os.PathLike[str], *, overwrite: bool = False) -> SessionStore:
+        """Create a new, empty session at ``path``.
+
+        Parameters
+        ----------
+        path : path-like
+            The new file (by convention ending in :data:`SUFFIX`).
+        overwrite : bool
+            Replace a file that is already there (for a Save As target the user confirmed).
+            Without it an existing file is an error and is not touched.
+
+        Raises
+        ------
+        SessionError
+            ``path`` exists (and ``overwrite`` is false), or the file cannot be written.
+        """
+        target = Path(path)
+        if target.is_dir():
+            raise SessionError(f"{target} is a folder; choose a file name for the session")
+        if target.exists() and not overwrite:
+            raise SessionError(f"{target} already exists; choose another name for the session")
+        if not target.parent.is_dir():
+            raise SessionError(f"cannot create {target}: folder {target.parent} does not exist")
+
+        def build(tmp: Path) -> None:
+            conn = _configure(sqlite3.connect(tmp, isolation_level=None))
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+                _migrate(conn, 0)
+                conn.executemany(
+                    "INSERT INTO meta (key, value) VALUES (?, ?)",
+                    [("created_at", json.dumps(time.time())),
+                     ("created_by", json.dumps(f"DNN Studio {__version__}"))],
+                )
+                conn.execute("COMMIT")
+            finally:
+                conn.close()
+
+        return cls._write_new(target, build, what="create")
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], *, read_only: bool = False) -> SessionStore:
+        """Open an existing session, after checking that it is one.
+
+        Nothing is written until the file has been checked (header bytes first, then a
+        read-only connection): a file that is not a session, a session from a newer DNN
+        Studio, or a damaged one is refused and left exactly as it was. A session from an
+        older version is migrated (``read_only``: in memory only).
+
+        Parameters
+        ----------
+        path : path-like
+        read_only : bool
+            Never write to the file (for exports); write methods then raise SessionError.
+
+        Raises
+        ------
+        SessionError
+            With a one-line message saying what the file is instead.
+        """
+        target = Path(path)
+        _check_header(target)
+        probe = _probe(target)
+        try:
+            version = int(probe.execute("PRAGMA user_version").fetchone()[0])
+            if read_only and version < SCHEMA_VERSION:
+                # Migrate a copy in memory, so that reading never changes the file.
+                memory = sqlite3.connect(":memory:", isolation_level=None,
+                                         check_same_thread=False)
+                try:
+                    probe.backup(memory)
+                    memory.execute("BEGIN")
+                    _migrate(memory, version)
+                    memory.execute("COMMIT")
+                except BaseException:
+                    memory.close()
+                    raise
+                probe.close()
+                probe = memory
+        except sqlite3.Error as exc:
+            probe.close()
+            raise SessionError(f"cannot read {target}: {_one_line(str(exc))}") from None
+        except BaseException:
+            probe.close()
+            raise
+        if read_only:
+            return cls(target, probe, read_only=True)
+        probe.close()
+        try:
+            conn = _configure(_connect(target, "rw"))
+        except sqlite3.Error as exc:
+            raise SessionError(f"cannot open {target}: {_one_line(str(exc))}") from None
+        store = cls(target, conn)
+        if version < SCHEMA_VERSION:
+            try:
+                with store._write("the upgraded schema") as db:
+                    _migrate(db, version)
+            except BaseException:
+                store.close()
+                raise
+        return store
+
+    @classmethod
+    def _write_new(cls, target: Path, build: Callable[[Path], None], *, what: str
+                   ) -> SessionStore:
+        """Build a file next to ``target`` and move it into place in one rename, so
+        ``target`` is at every moment either the old file or the complete new one."""
+        tmp = _temp_path(target)
+        try:
+            build(tmp)
+            _remove_side_files(target)
+            os.replace(tmp, target)
+            conn = _configure(_connect(target, "rw"))
+        except (sqlite3.Error, OSError) as exc:
+            detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise SessionError(f"cannot {what} {target}: {_one_line(str(detail))}") from None
+        finally:
+            tmp.unlink(missing_ok=True)
+            Path(f"{tmp}-journal").unlink(missing_ok=True)
+        return cls(target, conn)
+
+    def save_as(self, path: str | os.PathLike[str], *, overwrite: bool = True) -> SessionStore:
+        """Copy the whole session to ``path`` and return a store for the copy.
+
+        The copy is made with SQLite's backup API into a file next to ``path`` and renamed
+        into place, so a file already at ``path`` (which a Save As dialog has asked about) is
+        replaced only once the copy is complete. This store stays open on the old file, which
+        is left as it was; close it when switching to the copy.
+
+        Parameters
+        ----------
+        path : path-like
+        overwrite : bool
+            Replace a file already at ``path`` (the default, as for a Save As target); when
+            false, an existing file is an error and is not touched.
+
+        Raises
+        ------
+        SessionError
+            ``path`` is this session's own file, exists (with ``overwrite=False``), or cannot
+            be written.
+        """
+        target = Path(path)
+        if _same_file(target, self._path) or target.resolve() == self._path.resolve():
+            raise SessionError(f"{target} is this session's own file; choose another name")
+        if target.is_dir():
+            raise SessionError(f"{target} is a folder; choose a file name for the session")
+        if target.exists() and not overwrite:
+            raise SessionError(f"{target} already exists; choose another name for the session")
+        source = self._connection()
+
+        def build(tmp: Path) -> None:
+            copy = sqlite3.connect(tmp, isolation_level=None)
+            try:
+                with self._lock:
+                    source.backup(copy)
+                _configure(copy)
+            finally:
+                copy.close()
+
+        return self._write_new(target, build, what="save")
+
+    # -- plumbing ---------------------------------------------------------------------------
+    @property
+    def path(self) -> Path:
+        """The session file."""
+        return self._path
+
+    @property
+    def read_only(self) -> bool:
+        return self._read_only
+
+    @property
+    def closed(self) -> bool:
+        return self._conn is None
+
+    def close(self) -> None:
+        """Close the file (every write is already committed). Closing twice is harmless."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    def __enter__(self) -> SessionStore:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else ("read-only" if self._read_only else "open")
+        return f"<SessionStore {str(self._path)!r} {state}>"
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise SessionError(f"the session {self._path} is closed")
+        return self._conn
+
+    @contextmanager
+    def _write(self, what: str) -> Iterator[sqlite3.Connection]:
+        """One committed transaction; sqlite3 errors become a SessionError naming ``what``."""
+        if self._read_only:
+            raise SessionError(f"{self._path} was opened read-only; cannot save {what}")
+        with self._lock:
+            conn = self._connection()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise SessionError(
+                    f"could not save {what} to {self._path}: {_one_line(str(exc))}"
+                ) from None
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction (a consistent snapshot); sqlite3 errors become SessionError."""
+        with self._lock:
+            conn = self._connection()
+            try:
+                conn.execute("BEGIN")
+                try:
+                    yield conn
+                finally:
+                    if conn.in_transaction:
+                        conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise SessionError(
+                    f"cannot read {self._path}: {_one_line(str(exc))}"
+                ) from None
+
+    # -- writing ----------------------------------------------------------------------------
+    def put_dataset(self, spec: DatasetSpec) -> None:
+        """Store the session's dataset spec (replacing the one before)."""
+        value = json.dumps(spec.to_dict(), allow_nan=False)
+        with self._write("the dataset") as db:
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('dataset', ?)", (value,))
+
+    def put_order(self, ids: Sequence[int]) -> None:
+        """Store the experiments' order (a list of ids)."""
+        value = json.dumps([int(i) for i in ids])
+        with self._write("the queue order") as db:
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('order', ?)", (value,))
+
+    def put_experiment(self, record: ExperimentRecord, *, history: bool = False) -> None:
+        """Insert or update an experiment: everything but its history.
+
+        A record that has not run an epoch (``QUEUED``, or ``RUNNING`` with ``epochs_run ==
+        0``) has no history, so any stored for its id (from before it was queued again) is
+        deleted.
+
+        Parameters
+        ----------
+        record : ExperimentRecord
+        history : bool
+            Also replace the stored history with the record's, in the same transaction (use it
+            when a run finishes, so the finished experiment is saved all at once).
+        """
+        row = self._experiment_row(record)
+        rows = self._history_rows(record) if history else None
+        with self._write(f"experiment {record.id}") as db:
+            db.execute(_UPSERT_EXPERIMENT, row)
+            fresh = record.state is ExperimentState.QUEUED or (
+                record.state is ExperimentState.RUNNING and record.epochs_run == 0
+            )
+            if rows is not None or fresh:
+                db.execute("DELETE FROM history WHERE experiment_id = ?", (record.id,))
+            if rows:
+                db.executemany(_INSERT_HISTORY, rows)
+
+    def add_experiment(self, record: ExperimentRecord) -> ExperimentRecord:
+        """Add ``record`` with its history under the next free id, chosen in the same
+        transaction (so two processes adding at once get different ids).
+
+        Returns
+        -------
+        ExperimentRecord
+            The record with its new id.
+        """
+        with self._write("a new experiment") as db:
+            next_id = db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM experiments").fetchone()[0]
+            record = record.replace(id=int(next_id))
+            db.execute(_UPSERT_EXPERIMENT, self._experiment_row(record))
+            db.executemany(_INSERT_HISTORY, self._history_rows(record))
+        return record
+
+    def append_history(self, experiment_id: int, first_epoch: int,
+                       rows: Sequence[EpochLike]) -> None:
+        """Store epochs ``first_epoch, first_epoch + 1, ...`` of a running experiment.
+
+        Writing epochs that are already stored replaces them, so appending the same rows
+        again changes nothing. The experiment's ``epochs_run`` advances to the last epoch.
+
+        Raises
+        ------
+        ValueError
+            The rows' ``epoch`` values are not ``first_epoch, first_epoch + 1, ...``, or the
+            experiment is not in the session (:meth:`put_experiment` it first).
+        """
+        if not rows:
+            return
+        values = []
+        for offset, row in enumerate(rows):
+            if row.epoch != first_epoch + offset:
+                raise ValueError(
+                    f"history rows must be epochs {first_epoch}, {first_epoch + 1}, ...; "
+                    f"row {offset} is epoch {row.epoch}"
+                )
+            values.append((int(experiment_id), int(row.epoch),
+                           *(_real(getattr(row, name)) for name in HISTORY_FIELDS)))
+        last = first_epoch + len(rows) - 1
+        with self._write(f"the history of experiment {experiment_id}") as db:
+            found = db.execute("UPDATE experiments SET epochs_run = MAX(epochs_run, ?) "
+                               "WHERE id = ?", (last, int(experiment_id))).rowcount
+            if not found:
+                raise ValueError(
+                    f"experiment {experiment_id} is not in the session; put_experiment() it first"
+                )
+            db.executemany(_INSERT_HISTORY, values)
+
+    def put_history(self, record: ExperimentRecord) -> None:
+        """Replace an experiment's stored history with the record's whole history."""
+        rows = self._history_rows(record)
+        with self._write(f"the history of experiment {record.id}") as db:
+            db.execute("DELETE FROM history WHERE experiment_id = ?", (record.id,))
+            db.executemany(_INSERT_HISTORY, rows)
+
+    def delete_experiment(self, experiment_id: int) -> None:
+        """Delete an experiment, its history, and its place in the stored order."""
+        with self._write(f"the deletion of experiment {experiment_id}") as db:
+            db.execute("DELETE FROM experiments WHERE id = ?", (int(experiment_id),))
+            row = db.execute("SELECT value FROM meta WHERE key = 'order'").fetchone()
+            if row is not None:
+                order = [i for i in json.loads(row[0]) if i != experiment_id]
+                db.execute("UPDATE meta SET value = ? WHERE key = 'order'",
+                           (json.dumps(order),))
+
+    def mark_running_interrupted(self) -> list[int]:
+        """Turn every stored ``RUNNING`` experiment into ``INTERRUPTED`` (after a crash).
+
+        Their ``epochs_run`` becomes the number of stored epochs, and an empty message becomes
+        :data:`INTERRUPTED_MESSAGE`.
+
+        Returns
+        -------
+        list of int
+            The ids that changed.
+        """
+        with self._write("the interrupted experiments") as db:
+            ids = [row[0] for row in db.execute(
+                "SELECT id FROM experiments WHERE state = ? ORDER BY id",
+                (ExperimentState.RUNNING.value,))]
+            db.execute(
+                "UPDATE experiments SET state = ?, "
+                "message = CASE WHEN message = '' THEN ? ELSE message END, "
+                "epochs_run = (SELECT COUNT(*) FROM history WHERE experiment_id = experiments.id) "
+                "WHERE state = ?",
+                (ExperimentState.INTERRUPTED.value, INTERRUPTED_MESSAGE,
+                 ExperimentState.RUNNING.value),
+            )
+        return ids
+
+    @staticmethod
+    def _experiment_row(record: ExperimentRecord) -> tuple[Any, ...]:
+        return (
+            int(record.id),
+            ExperimentState(record.state).value,
+            json.dumps(record.hyperparameters.to_dict(), allow_nan=False),
+            record.note,
+            record.group,
+            _optional_real(record.created_at),
+            _optional_real(record.started_at),
+            _optional_real(record.finished_at),
+            int(record.epochs_run),
+            _real(record.train_cost),
+            _real(record.val_cost),
+            _real(record.train_metric),
+            _real(record.val_metric),
+            record.metric,
+            _real(record.train_time_s),
+            int(record.parameter_count),
+            record.message,
+            None if record.diverged_epoch is None else int(record.diverged_epoch),
+            None if record.params is None else encode_params(record.params),
+        )
+
+    @staticmethod
+    def _history_rows(record: ExperimentRecord) -> list[tuple[Any, ...]]:
+        columns = [record.history.get(name, ()) for name in HISTORY_FIELDS]
+        lengths = {len(c) for c in columns}
+        if len(lengths) > 1:
+            raise ValueError(f"experiment {record.id}'s history curves differ in length")
+        n = lengths.pop() if lengths else 0
+        return [
+            (int(record.id), epoch + 1, *(_real(c[epoch]) for c in columns))
+            for epoch in range(n)
+        ]
+
+    # -- reading ----------------------------------------------------------------------------
+    def dataset(self) -> DatasetSpec | None:
+        """The stored dataset spec, without loading the experiments."""
+        with self._read() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'dataset'").fetchone()
+        return None if row is None else self._decode_dataset(row[0])
+
+    def load(self) -> SessionData:
+        """Everything in the session: dataset, experiments with histories and parameters, order.
+
+        Raises
+        ------
+        SessionError
+            Part of the file cannot be understood (it was damaged or edited by hand).
+        """
+        with self._read() as db:
+            meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+            rows = db.execute(
+                f"SELECT {', '.join(_EXPERIMENT_COLUMNS)} FROM experiments ORDER BY id"
+            ).fetchall()
+            history_rows = db.execute(
+                f"SELECT experiment_id, {', '.join(HISTORY_FIELDS)} FROM history "
+                "ORDER BY experiment_id, epoch"
+            ).fetchall()
+        histories: dict[int, dict[str, list[float]]] = {}
+        for experiment_id, *values in history_rows:
+            curves = histories.get(experiment_id)
+            if curves is None:
+                curves = histories[experiment_id] = {name: [] for name in HISTORY_FIELDS}
+            for name, value in zip(HISTORY_FIELDS, values, strict=True):
+                curves[name].append(_float(value))
+        records = [self._decode_record(row, histories) for row in rows]
+        dataset = None if "dataset" not in meta else self._decode_dataset(meta["dataset"])
+        ids = [r.id for r in records]
+        stored = self._decode_json(meta.get("order", "[]"), "the queue order")
+        if not isinstance(stored, list):
+            raise self._damaged("the queue order is not a list")
+        known = set(ids)
+        order: list[int] = []
+        for i in stored:
+            if isinstance(i, int) and i in known and i not in order:
+                order.append(i)
+        seen = set(order)
+        order.extend(i for i in ids if i not in seen)
+        return SessionData(dataset=dataset, records=records, order=order)
+
+    def _damaged(self, detail: str) -> SessionError:
+        return SessionError(f"{self._path} is a damaged DNN Studio session ({detail})")
+
+    def _decode_json(self, text: str, what: str) -> Any:
+        try:
+            return json.loads(text)
+        except (TypeError, ValueError):
+            raise self._damaged(f"{what} is not valid JSON") from None
+
+    def _decode_dataset(self, text: str) -> DatasetSpec:
+        data = self._decode_json(text, "the dataset")
+        try:
+            if not isinstance(data, Mapping):
+                raise TypeError("not a mapping")
+            return DatasetSpec.from_dict(data)
+        except (DnnStudioError, TypeError, ValueError) as exc:
+            raise self._damaged(f"the dataset: {_one_line(str(exc))}") from None
+
+    def _decode_record(self, row: Sequence[Any],
+                       histories: Mapping[int, dict[str, list[float]]]) -> ExperimentRecord:
+        values = dict(zip(_EXPERIMENT_COLUMNS, row, strict=True))
+        experiment_id = int(values["id"])
+        what = f"experiment {experiment_id}"
+        try:
+            state = ExperimentState(values["state"])
+        except ValueError:
+            raise self._damaged(f"{what} has an unknown state {values['state']!r}") from None
+        hp_data = self._decode_json(values["hyperparameters"], f"{what}'s hyperparameters")
+        try:
+            hyperparameters = Hyperparameters.from_dict(hp_data)
+        except (DnnStudioError, TypeError) as exc:
+            raise self._damaged(f"{what}: {_one_line(str(exc))}") from None
+        params = None
+        if values["params"] is not None:
+            try:
+                params = decode_params(bytes(values["params"]))
+            except ValueError as exc:
+                raise self._damaged(f"{what}'s parameters: {_one_line(str(exc))}") from None
+        history = histories.get(experiment_id) or {name: [] for name in HISTORY_FIELDS}
+        started_at, finished_at = values["started_at"], values["finished_at"]
+        diverged_epoch = values["diverged_epoch"]
+        return ExperimentRecord(
+            id=experiment_id,
+            hyperparameters=hyperparameters,
+            state=state,
+            note=values["note"],
+            created_at=_float(values["created_at"]),
+            started_at=None if started_at is None else float(started_at),
+            finished_at=None if finished_at is None else float(finished_at),
+            epochs_run=int(values["epochs_run"]),
+            history=history,
+            train_cost=_float(values["train_cost"]),
+            val_cost=_float(values["val_cost"]),
+            train_metric=_float(values["train_metric"]),
+            val_metric=_float(values["val_metric"]),
+            metric=values["metric"],
+            train_time_s=_float(values["train_time_s"]),
+            parameter_count=int(values["parameter_count"]),
+            message=values["message"],
+            diverged_epoch=None if diverged_epoch is None else int(diverged_epoch),
+            params=params,
+            group=values["grp"],
+        )
