@@ -1,0 +1,559 @@
+"""The main window: the composition root.
+
+It builds the panels, puts them in docks, and wires their signals to the session controller.
+It holds no state of its own beyond the window's: experiments live in the controller's
+queue, hyperparameters in the editor, data in the dataset panel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QToolBar,
+    QWidget,
+)
+
+from .. import __version__
+from ..core.data.dataset import Task
+from ..core.data.spec import DatasetSpec
+from ..runs.records import ExperimentRecord, ExperimentState
+from ..sessions.export import export_csv, export_parameters_npz
+from .controller import SESSION_SUFFIX, SessionController
+from .panels.boundary import DecisionBoundaryView
+from .panels.dataset import DatasetPanel
+from .panels.details import DetailsPanel
+from .panels.editor import HyperparameterEditor
+from .panels.parameters import ParametersPanel
+from .panels.plots import CostPlotsPanel
+from .panels.queue import QueuePanel
+from .panels.results import ResultsPanel
+
+MAX_RECENT = 8
+SESSION_FILTER = f"DNN Studio sessions (*{SESSION_SUFFIX});;All files (*)"
+
+
+def label_for(record: ExperimentRecord) -> str:
+    hp = record.hyperparameters
+    hidden = "-".join(str(n) for n in hp.hidden) or "none"
+    return f"#{record.id} alpha={hp.alpha:g} [{hidden}] {hp.optimizer}"
+
+
+class MainWindow(QMainWindow):
+    """DNN Studio's window.
+
+    Parameters
+    ----------
+    controller : SessionController
+        Already holding a session (new or opened).
+    settings : QSettings, optional
+        Where the layout and recent files are remembered.
+    """
+
+    def __init__(self, controller: SessionController, settings: QSettings | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.settings = settings or QSettings()
+        self.setObjectName("MainWindow")
+        self.setDockNestingEnabled(True)
+        self.resize(1400, 900)
+
+        self.dataset_panel = DatasetPanel(self)
+        self.editor = HyperparameterEditor(self)
+        self.parameters_panel = ParametersPanel(self)
+        self.queue_panel = QueuePanel(self, parallel=controller.workers)
+        self.plots = CostPlotsPanel(self)
+        self.boundary = DecisionBoundaryView(self)
+        self.results = ResultsPanel(self)
+        self.details = DetailsPanel(self)
+        self.setCentralWidget(self.plots)
+
+        self.docks: dict[str, QDockWidget] = {}
+        left, right, bottom = (Qt.DockWidgetArea.LeftDockWidgetArea,
+                               Qt.DockWidgetArea.RightDockWidgetArea,
+                               Qt.DockWidgetArea.BottomDockWidgetArea)
+        self._dock("Data", self.dataset_panel, left)
+        self._dock("Hyperparameters", self.editor, left)
+        self._dock("Parameters W[l], b[l]", self.parameters_panel, left)
+        self._dock("Queue", self.queue_panel, right)
+        self._dock("Decision boundary", self.boundary, right)
+        self._dock("Results", self.results, bottom)
+        self._dock("Details and notes", self.details, bottom)
+        self.tabifyDockWidget(self.docks["Data"], self.docks["Hyperparameters"])
+        self.docks["Hyperparameters"].raise_()
+        self.splitDockWidget(self.docks["Hyperparameters"],
+                             self.docks["Parameters W[l], b[l]"], Qt.Orientation.Vertical)
+        self.splitDockWidget(self.docks["Results"], self.docks["Details and notes"],
+                             Qt.Orientation.Horizontal)
+
+        self._build_actions()
+        self._build_status_bar()
+        self._wire()
+        self._restore_layout()
+        self._reload_from_controller()
+
+    # -- construction ----------------------------------------------------------------------
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock:{title}")
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        self.docks[title] = dock
+        return dock
+
+    def _action(self, text: str, slot: Any,
+                shortcut: QKeySequence | QKeySequence.StandardKey | str | None = None,
+                tip: str = "") -> QAction:
+        action = QAction(text, self)
+        action.triggered.connect(slot)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setToolTip(tip)
+            action.setStatusTip(tip)
+        return action
+
+    def _build_actions(self) -> None:
+        std = QKeySequence.StandardKey
+        self.new_action = self._action("&New session", self.new_session, std.New,
+                                       "Start an empty session")
+        self.open_action = self._action("&Open session…", self.open_session_dialog, std.Open)
+        self.save_action = self._action("&Save", self.save, std.Save,
+                                        "Sessions save as you work; this names an untitled one")
+        self.save_as_action = self._action("Save &as…", self.save_as_dialog, std.SaveAs)
+        self.export_csv_action = self._action("Export results as &CSV…", self.export_csv_dialog,
+                                              "Ctrl+E")
+        self.export_png_action = self._action("Export plots as &PNG…", self.export_png_dialog)
+        self.export_npz_action = self._action("Export parameters W[l], b[l] (.npz)…",
+                                              self.export_npz_dialog)
+        self.quit_action = self._action("&Quit", self.close, std.Quit)
+        self.add_action = self._action("&Add to queue", self.add_to_queue, "Ctrl+Return",
+                                       "Queue an experiment with the editor's hyperparameters")
+        self.run_action = self._action("&Run queue", lambda checked: self.controller.set_paused(
+            not checked), "Ctrl+R", "Run or pause the queue")
+        self.run_action.setCheckable(True)
+        self.run_action.setChecked(True)
+        self.cancel_action = self._action("&Cancel selected", self.cancel_selected, "Ctrl+.",
+                                          "Stop the selected experiments")
+        self.about_action = self._action("&About DNN Studio", self.about)
+
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        file_menu.addActions([self.new_action, self.open_action])
+        self.recent_menu = file_menu.addMenu("Open &recent")
+        file_menu.addSeparator()
+        file_menu.addActions([self.save_action, self.save_as_action])
+        file_menu.addSeparator()
+        file_menu.addActions([self.export_csv_action, self.export_png_action,
+                              self.export_npz_action])
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        exp_menu = menu.addMenu("&Experiments")
+        exp_menu.addActions([self.add_action, self.run_action, self.cancel_action,
+                             self.queue_panel.duplicate_action])
+        view_menu = menu.addMenu("&View")
+        for dock in self.docks.values():
+            view_menu.addAction(dock.toggleViewAction())
+        help_menu = menu.addMenu("&Help")
+        help_menu.addAction(self.about_action)
+
+        toolbar = QToolBar("Main", self)
+        toolbar.setObjectName("toolbar:main")
+        toolbar.addActions([self.new_action, self.open_action, self.save_action])
+        toolbar.addSeparator()
+        toolbar.addActions([self.add_action, self.run_action, self.cancel_action])
+        toolbar.addSeparator()
+        toolbar.addAction(self.export_csv_action)
+        self.addToolBar(toolbar)
+        self._refresh_recent_menu()
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.data_label = QLabel(self)
+        self.queue_label = QLabel(self)
+        self.queue_progress = QProgressBar(self)
+        self.queue_progress.setRange(0, 1000)
+        self.queue_progress.setMaximumWidth(180)
+        self.queue_progress.setTextVisible(False)
+        bar.addWidget(self.data_label, 1)
+        bar.addPermanentWidget(self.queue_label)
+        bar.addPermanentWidget(self.queue_progress)
+
+    def _wire(self) -> None:
+        c = self.controller
+        c.sessionLoaded.connect(self._reload_from_controller)
+        c.recordAdded.connect(self._on_record_added)
+        c.recordChanged.connect(self._on_record_changed)
+        c.recordRemoved.connect(self._on_record_removed)
+        c.orderChanged.connect(self._on_order_changed)
+        c.progressAppended.connect(self.plots.append)
+        c.parametersUpdated.connect(self._on_live_parameters)
+        c.datasetChanged.connect(self._on_controller_dataset)
+        c.pathChanged.connect(self._on_path_changed)
+        c.pausedChanged.connect(self._on_paused)
+        c.queueProgressChanged.connect(self._on_queue_progress)
+        c.errorOccurred.connect(self._show_error)
+
+        self.dataset_panel.datasetChanged.connect(self._on_dataset_chosen)
+        self.editor.hyperparametersChanged.connect(self._update_parameters_panel)
+        self.editor.validityChanged.connect(self._update_add_action)
+
+        q = self.queue_panel
+        q.duplicateRequested.connect(c.duplicate)
+        q.removeRequested.connect(c.remove)
+        q.cancelRequested.connect(c.cancel)
+        q.requeueRequested.connect(c.requeue)
+        q.moveRequested.connect(c.move)
+        q.pauseToggled.connect(c.set_paused)
+        q.parallelChanged.connect(c.set_parallel)
+        q.selectionChanged.connect(self._on_queue_selection)
+
+        self.results.selectionChanged.connect(self._on_selection)
+        self.results.noteEdited.connect(c.set_note)
+        self.details.noteEdited.connect(c.set_note)
+
+    # -- layout and recent files -----------------------------------------------------------
+    def _restore_layout(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        state = self.settings.value("window/state")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+
+    def _save_layout(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+
+    def recent_files(self) -> list[str]:
+        value: Any = self.settings.value("recent/files", [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in value or []]
+
+    def _add_recent(self, path: str) -> None:
+        files = [path] + [f for f in self.recent_files() if f != path]
+        self.settings.setValue("recent/files", files[:MAX_RECENT])
+        self._refresh_recent_menu()
+
+    def _refresh_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        files = self.recent_files()
+        for path in files:
+            action = self.recent_menu.addAction(path)
+            action.triggered.connect(lambda _=False, p=path: self.open_session(p))
+        self.recent_menu.setEnabled(bool(files))
+
+    # -- session actions -------------------------------------------------------------------
+    def new_session(self) -> None:
+        if not self._confirm_stop_running("start a new session"):
+            return
+        self.controller.new_session(self.controller.dataset)
+
+    def open_session_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open session", "", SESSION_FILTER)
+        if path:
+            self.open_session(path)
+
+    def open_session(self, path: str) -> bool:
+        if not self._confirm_stop_running("open another session"):
+            return False
+        try:
+            self.controller.open_session(path)
+        except Exception as exc:  # SessionError and OSError: say it, keep the session open
+            self._show_error(f"Could not open {path}: {exc}")
+            return False
+        self._add_recent(str(Path(path).resolve()))
+        return True
+
+    def save(self) -> None:
+        if self.controller.untitled:
+            self.save_as_dialog()
+        else:
+            self.controller.flush()
+            self.statusBar().showMessage("Saved (sessions are saved as you work)", 3000)
+
+    def save_as_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save session as", "session" +
+                                              SESSION_SUFFIX, SESSION_FILTER)
+        if not path:
+            return
+        if not path.endswith(SESSION_SUFFIX):
+            path += SESSION_SUFFIX
+        self.save_as(path)
+
+    def save_as(self, path: str) -> bool:
+        try:
+            self.controller.save_as(path)
+        except Exception as exc:
+            self._show_error(f"Could not save the session as {path}: {exc}")
+            return False
+        self._add_recent(str(Path(path).resolve()))
+        self.statusBar().showMessage(f"Saved as {path}", 3000)
+        return True
+
+    def export_csv_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export results", "results.csv",
+                                              "CSV files (*.csv)")
+        if path:
+            self.export_csv(path)
+
+    def export_csv(self, path: str) -> bool:
+        try:
+            export_csv(self.controller.records, path, dataset=self.controller.dataset)
+        except OSError as exc:
+            self._show_error(f"Could not write {path}: {exc}")
+            return False
+        self.statusBar().showMessage(f"Exported {len(self.controller.records)} experiments "
+                                     f"to {path}", 3000)
+        return True
+
+    def export_png_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export plots", "curves.png",
+                                              "PNG images (*.png)")
+        if path:
+            try:
+                self.plots.export_png(path)
+            except Exception as exc:
+                self._show_error(f"Could not write {path}: {exc}")
+
+    def export_npz_dialog(self) -> None:
+        record = self._current_record()
+        if record is None or record.params is None:
+            self._show_error("Select a finished experiment first: its learned W[l] and b[l] "
+                             "are what is exported.")
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Export parameters",
+                                              f"experiment-{record.id}.npz",
+                                              "NumPy archives (*.npz)")
+        if path:
+            try:
+                export_parameters_npz(record, path)
+            except OSError as exc:
+                self._show_error(f"Could not write {path}: {exc}")
+
+    def add_to_queue(self) -> None:
+        hp = self.editor.hyperparameters()
+        if hp is None:
+            self._show_error("Fix the hyperparameters marked in red first.")
+            return
+        record = self.controller.add_experiment(hp)
+        self.statusBar().showMessage(f"Queued experiment #{record.id}", 3000)
+
+    def cancel_selected(self) -> None:
+        ids = sorted(set(self.results.selected_ids()) | set(self.queue_panel.selected_ids()))
+        self.controller.cancel(ids)
+
+    def about(self) -> None:
+        QMessageBox.about(
+            self, "About DNN Studio",
+            f"<b>DNN Studio {__version__}</b><p>The empirical loop of deep learning: have an "
+            "idea, train, observe, refine.</p><p>You choose the hyperparameters (alpha, L, "
+            "n[l], activations, …); training learns the parameters W[l], b[l].</p>")
+
+    # -- reacting to the controller --------------------------------------------------------
+    def _reload_from_controller(self) -> None:
+        records = self.controller.records
+        self.queue_panel.set_records(records)
+        self.results.set_records(records)
+        self.plots.clear()
+        for record in records:
+            self.plots.add_experiment(record.id, label_for(record))
+            if record.epochs_run:
+                self.plots.set_history(record.id, record.history)
+            if record.state is ExperimentState.DIVERGED and record.diverged_epoch:
+                self.plots.mark_diverged(record.id, record.diverged_epoch)
+        self.details.show_record(None)
+        self.boundary.set_model(None, (), Task.BINARY)
+        self.queue_panel.set_paused(self.controller.queue.paused)
+
+    def _on_record_added(self, record: ExperimentRecord, row: int) -> None:
+        self.queue_panel.add_record(record, row)
+        self.results.add_record(record, row)
+        self.plots.add_experiment(record.id, label_for(record))
+
+    def _on_record_changed(self, record: ExperimentRecord) -> None:
+        self.queue_panel.update_record(record)
+        self.results.update_record(record)
+        if record.state is ExperimentState.RUNNING and record.epochs_run == 0:
+            self.plots.set_history(record.id, record.history)  # a requeued run starts afresh
+        if record.state.is_finished():
+            self.plots.set_history(record.id, record.history)
+            if record.state is ExperimentState.DIVERGED and record.diverged_epoch:
+                self.plots.mark_diverged(record.id, record.diverged_epoch)
+        if self.details.experiment_id == record.id:
+            self.details.show_record(record)
+            self._show_boundary(record)
+
+    def _on_record_removed(self, experiment_id: int) -> None:
+        self.queue_panel.remove_record(experiment_id)
+        self.results.remove_record(experiment_id)
+        self.plots.remove_experiment(experiment_id)
+        if self.details.experiment_id == experiment_id:
+            self.details.show_record(None)
+
+    def _on_order_changed(self, order: list[int]) -> None:
+        self.queue_panel.set_order(order)
+        self.results.set_order(order)
+
+    def _on_path_changed(self, path: str) -> None:
+        name = "Untitled" if self.controller.untitled else Path(path).name
+        self.setWindowTitle(f"{name} — DNN Studio")
+        self.setWindowFilePath(path)
+
+    def _on_paused(self, paused: bool) -> None:
+        self.queue_panel.set_paused(paused)
+        self.run_action.blockSignals(True)
+        self.run_action.setChecked(not paused)
+        self.run_action.blockSignals(False)
+
+    def _on_queue_progress(self, fraction: float, running: int, waiting: int) -> None:
+        self.queue_progress.setValue(int(1000 * fraction))
+        paused = " (paused)" if self.controller.queue.paused else ""
+        self.queue_label.setText(f"{running} running, {waiting} waiting{paused}")
+
+    # -- data and hyperparameters ----------------------------------------------------------
+    def _on_dataset_chosen(self, spec: DatasetSpec) -> None:
+        if spec == self.controller.dataset:
+            self._after_dataset_loaded()
+            return
+        if self.controller.records:
+            answer = QMessageBox.question(
+                self, "New session for this data?",
+                "The experiments of a session share their data and split, so that their "
+                "validation accuracies can be compared.\n\nStart a new session with "
+                f"{spec.title}? The current session stays saved in its file.")
+            if answer != QMessageBox.StandardButton.Yes:
+                self.dataset_panel.set_spec(self.controller.dataset)
+                return
+            if not self._confirm_stop_running("start a new session"):
+                return
+            self.controller.new_session(spec)
+        else:
+            self.controller.set_dataset(spec)
+        self._after_dataset_loaded()
+
+    def _on_controller_dataset(self, spec: DatasetSpec) -> None:
+        if self.dataset_panel.spec() != spec:
+            self.dataset_panel.set_spec(spec)
+        else:
+            self._after_dataset_loaded()
+
+    def _after_dataset_loaded(self) -> None:
+        splits = self.dataset_panel.splits()
+        if splits is None:
+            self.data_label.setText("No data loaded")
+            return
+        ds = splits.dataset
+        n_train, n_val, n_test = splits.sizes
+        classes = f", {ds.n_classes} classes" if ds.n_classes else ", regression"
+        self.data_label.setText(
+            f"{self.controller.dataset.title}: {ds.n_samples} examples, {ds.n_features} "
+            f"features{classes}; split {n_train}/{n_val}/{n_test} (test set held back)")
+        live = ds.n_features == 2 and ds.task.is_classification
+        # Only a two-feature dataset has a map to draw; only then do workers send parameters.
+        self.controller.set_live_parameters(0.3 if live else None)
+        if live:
+            data = splits.training_data()
+            self.boundary.set_points(data.X_train, data.y_train, ds.class_names)
+        self._update_parameters_panel()
+        self._update_add_action()
+
+    def _shape(self) -> tuple[int, int] | None:
+        splits = self.dataset_panel.splits()
+        if splits is None:
+            return None
+        data = splits.training_data()
+        return data.n_features, data.n_outputs
+
+    def _update_parameters_panel(self, *args: Any) -> None:
+        shape = self._shape()
+        hp = self.editor.hyperparameters()
+        if shape is None:
+            self.parameters_panel.set_context(hp, None, None)
+        else:
+            self.parameters_panel.set_context(hp, *shape)
+
+    def _update_add_action(self, *args: Any) -> None:
+        self.add_action.setEnabled(self.editor.hyperparameters() is not None)
+
+    # -- selection -------------------------------------------------------------------------
+    def _on_queue_selection(self, ids: list[int]) -> None:
+        if ids and ids != self.results.selected_ids():
+            self.results.select(ids[0])
+
+    def _on_selection(self, ids: Sequence[int]) -> None:
+        self.plots.highlight(ids)
+        record = self.controller.queue.records.get(ids[0]) if ids else None
+        self.details.show_record(record)
+        if record is not None:
+            self._show_boundary(record)
+
+    def _on_live_parameters(self, experiment_id: int, epoch: int, params: Any) -> None:
+        if self.details.experiment_id != experiment_id:
+            return
+        record = self.controller.queue.records.get(experiment_id)
+        splits = self.dataset_panel.splits()
+        if record is None or splits is None:
+            return
+        self.boundary.set_model(list(params), record.hyperparameters.hidden_activations,
+                                splits.dataset.task)
+
+    def _current_record(self) -> ExperimentRecord | None:
+        ident = self.details.experiment_id
+        return None if ident is None else self.controller.queue.records.get(ident)
+
+    def _show_boundary(self, record: ExperimentRecord) -> None:
+        splits = self.dataset_panel.splits()
+        if splits is None or splits.dataset.n_features != 2:
+            return
+        hp = record.hyperparameters
+        self.boundary.set_model(record.params, hp.hidden_activations, splits.dataset.task)
+
+    # -- closing and errors ----------------------------------------------------------------
+    def _running(self) -> list[ExperimentRecord]:
+        return [r for r in self.controller.records if r.state is ExperimentState.RUNNING]
+
+    def _confirm_stop_running(self, what: str) -> bool:
+        running = self._running()
+        if not running:
+            return True
+        answer = QMessageBox.question(
+            self, "Experiments are running",
+            f"{len(running)} experiment(s) are training. Stop them to {what}? Finished "
+            "experiments are kept.")
+        if answer != QMessageBox.StandardButton.Yes:
+            return False
+        self.controller.cancel([r.id for r in running])
+        return True
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        running = self._running()
+        if running:
+            answer = QMessageBox.question(
+                self, "Quit DNN Studio?",
+                f"{len(running)} experiment(s) are still training. Stop them and quit? "
+                "Finished experiments are saved.")
+            if answer != QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
+        self._save_layout()
+        self.controller.shutdown()
+        event.accept()
+
+    def _show_error(self, message: str) -> None:
+        self.statusBar().showMessage(message, 10000)
+        # Shown after the current event, so a worker's error never nests an event loop in
+        # the middle of handling a batch of messages.
+        QTimer.singleShot(0, lambda: QMessageBox.warning(self, "DNN Studio", message))

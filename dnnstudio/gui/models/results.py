@@ -1,0 +1,375 @@
+"""The results table: a Qt item model over the session's experiment records.
+
+One row per experiment, in queue order. Besides the figures every experiment has, the table
+shows only the hyperparameters that differ between experiments: those are the ones being
+compared. A sort/filter proxy (:class:`ResultsProxy`) sorts on raw values, not on text.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QBrush, QColor, QFont
+
+from ...core.hyperparams import Hyperparameters
+from ...runs.records import ExperimentRecord, ExperimentState
+from ..palette import color_for
+
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+"""Raw value of a cell for sorting (numbers as numbers, NaN last)."""
+ID_ROLE = Qt.ItemDataRole.UserRole + 2
+"""The experiment id of a row, in every column."""
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+def _fmt(value: float, digits: int = 4) -> str:
+    return "" if not math.isfinite(value) else f"{value:.{digits}f}"
+
+
+def hp_text(name: str, value: Any) -> str:
+    if name == "hidden":
+        return "-".join(str(n) for n in value) if value else "none"
+    if name == "activation" and isinstance(value, list | tuple):
+        return "-".join(value)
+    if value is None:
+        return "off" if name == "patience" else "full" if name == "batch_size" else ""
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column: its header, how a record shows in it and how it sorts."""
+
+    key: str
+    header: str
+    text: Callable[[ExperimentRecord], str]
+    value: Callable[[ExperimentRecord], Any]
+    tooltip: str = ""
+    numeric: bool = False
+
+
+def _metric_name(record: ExperimentRecord) -> str:
+    return "R²" if record.metric == "r2" else "accuracy"
+
+
+FIXED_BEFORE = [
+    Column("id", "#", lambda r: str(r.id), lambda r: r.id, "Experiment number", True),
+    Column("state", "Status", lambda r: r.state.value, lambda r: r.state.value,
+           "queued, running, completed, diverged, cancelled, failed or interrupted"),
+]
+FIXED_AFTER = [
+    Column("train_metric", "Train acc.", lambda r: _fmt(r.train_metric),
+           lambda r: r.train_metric, "Accuracy (R² for regression) on the training set", True),
+    Column("val_metric", "Val. acc.", lambda r: _fmt(r.val_metric),
+           lambda r: r.val_metric,
+           "Accuracy (R² for regression) on the validation set: compare experiments on this",
+           True),
+    Column("gap", "Gap", lambda r: _fmt(r.gap), lambda r: r.gap,
+           "Training minus validation accuracy: a large gap means overfitting", True),
+    Column("train_cost", "Train cost", lambda r: _fmt(r.train_cost), lambda r: r.train_cost,
+           "Final cost J on the training set (with the L2 penalty)", True),
+    Column("val_cost", "Val. cost", lambda r: _fmt(r.val_cost), lambda r: r.val_cost,
+           "Final cost on the validation set", True),
+    Column("time", "Time (s)", lambda r: _fmt(r.train_time_s, 2), lambda r: r.train_time_s,
+           "Training time in seconds", True),
+    Column("epochs", "Epochs", lambda r: str(r.epochs_run), lambda r: r.epochs_run,
+           "Epochs run", True),
+    Column("params", "Parameters", lambda r: f"{r.parameter_count:,}" if r.parameter_count
+           else "", lambda r: r.parameter_count, "Number of learned W[l], b[l] entries", True),
+    Column("note", "Note", lambda r: r.note, lambda r: r.note.lower(),
+           "Your note: what you tried and why (double-click to edit)"),
+]
+
+
+def _hp_column(name: str) -> Column:
+    return Column(
+        f"hp:{name}",
+        name,
+        lambda r: hp_text(name, r.hyperparameters.to_dict()[name]),
+        lambda r: _hp_sort_value(r.hyperparameters.to_dict()[name]),
+        f"Hyperparameter {name}: chosen by you",
+        False,
+    )
+
+
+def _hp_sort_value(value: Any) -> Any:
+    if isinstance(value, list):
+        return (len(value), tuple(str(v) for v in value))
+    if value is None:
+        return -math.inf
+    return value
+
+
+def differing_fields(hps: Sequence[Hyperparameters]) -> list[str]:
+    """Hyperparameter names whose values are not the same in all of ``hps``, in field order."""
+    if len(hps) < 2:
+        return []
+    dicts = [hp.to_dict() for hp in hps]
+    return [name for name in dicts[0] if any(d[name] != dicts[0][name] for d in dicts[1:])]
+
+
+class ResultsModel(QAbstractTableModel):
+    """Experiments as rows; the columns follow what differs between them.
+
+    Signals
+    -------
+    noteEdited(int, str)
+        The user edited a note in the table: experiment id and the new text. The model does
+        not change the record itself; the owner applies the edit and calls
+        :meth:`update_record`.
+    """
+
+    noteEdited = Signal(int, str)
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._records: list[ExperimentRecord] = []
+        self._row_of: dict[int, int] = {}
+        self._columns: list[Column] = FIXED_BEFORE + FIXED_AFTER
+        self._best_id: int | None = None
+
+    # -- feeding ---------------------------------------------------------------------------
+    def set_records(self, records: Sequence[ExperimentRecord]) -> None:
+        self.beginResetModel()
+        self._records = list(records)
+        self._reindex()
+        self._columns = self._make_columns()
+        self._best_id = self._find_best()
+        self.endResetModel()
+
+    def update_record(self, record: ExperimentRecord) -> None:
+        """A record changed (state, figures or note)."""
+        row = self._row_of.get(record.id)
+        if row is None:
+            self.add_record(record, len(self._records))
+            return
+        old = self._records[row]
+        self._records[row] = record
+        if old.hyperparameters != record.hyperparameters and self._refresh_columns():
+            return
+        self.dataChanged.emit(self.index(row, 0), self.index(row, self.columnCount() - 1))
+        self._refresh_best()
+
+    def add_record(self, record: ExperimentRecord, row: int) -> None:
+        row = max(0, min(row, len(self._records)))
+        self.beginInsertRows(QModelIndex(), row, row)
+        self._records.insert(row, record)
+        self._reindex()
+        self.endInsertRows()
+        self._refresh_columns()
+        self._refresh_best()
+
+    def remove_record(self, experiment_id: int) -> None:
+        row = self._row_of.get(experiment_id)
+        if row is None:
+            return
+        self.beginRemoveRows(QModelIndex(), row, row)
+        del self._records[row]
+        self._reindex()
+        self.endRemoveRows()
+        self._refresh_columns()
+        self._refresh_best()
+
+    def set_order(self, order: Sequence[int]) -> None:
+        by_id = {r.id: r for r in self._records}
+        if set(order) != set(by_id):
+            return
+        self.layoutAboutToBeChanged.emit()
+        persistent = self.persistentIndexList()
+        old_ids = [self._records[p.row()].id for p in persistent]
+        self._records = [by_id[i] for i in order]
+        self._reindex()
+        self.changePersistentIndexList(
+            persistent,
+            [self.index(self._row_of[i], p.column()) for i, p in zip(old_ids, persistent,
+                                                                       strict=True)],
+        )
+        self.layoutChanged.emit()
+
+    # -- queries ---------------------------------------------------------------------------
+    def record_at(self, row: int) -> ExperimentRecord:
+        return self._records[row]
+
+    def row_of(self, experiment_id: int) -> int | None:
+        return self._row_of.get(experiment_id)
+
+    def records(self) -> list[ExperimentRecord]:
+        return list(self._records)
+
+    @property
+    def best_id(self) -> int | None:
+        """The finished experiment with the highest validation accuracy (or R²)."""
+        return self._best_id
+
+    def column_keys(self) -> list[str]:
+        return [c.key for c in self._columns]
+
+    # -- Qt model API ----------------------------------------------------------------------
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self._records)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self._columns)
+
+    def headerData(  # noqa: N802
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(self._columns):
+            return None
+        column = self._columns[section]
+        if role == Qt.ItemDataRole.DisplayRole:
+            if column.key in ("train_metric", "val_metric") and self._records and all(
+                r.metric == "r2" for r in self._records
+            ):
+                return column.header.replace("acc.", "R²")
+            return column.header
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return column.tooltip
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or index.row() >= len(self._records):
+            return None
+        record = self._records[index.row()]
+        column = self._columns[index.column()]
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
+            return column.text(record)
+        if role == SORT_ROLE:
+            value = column.value(record)
+            if isinstance(value, float) and math.isnan(value):
+                return -math.inf
+            return value
+        if role == ID_ROLE:
+            return record.id
+        if role == Qt.ItemDataRole.TextAlignmentRole and column.numeric:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.DecorationRole and column.key == "id":
+            return color_for(record.id)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if column.key in ("state", "id") and record.message:
+                return record.message
+            return column.tooltip or None
+        if role == Qt.ItemDataRole.BackgroundRole and record.id == self._best_id:
+            return QBrush(QColor(255, 236, 150))
+        if role == Qt.ItemDataRole.FontRole and record.id == self._best_id:
+            font = QFont()
+            font.setBold(True)
+            return font
+        if role == Qt.ItemDataRole.ForegroundRole and column.key == "state":
+            return _STATE_COLOURS.get(record.state)
+        return None
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        flags = super().flags(index)
+        if index.isValid() and self._columns[index.column()].key == "note":
+            flags |= Qt.ItemFlag.ItemIsEditable
+        return flags
+
+    def setData(  # noqa: N802
+        self, index: Index, value: Any, role: int = Qt.ItemDataRole.EditRole
+    ) -> bool:
+        if (
+            role != Qt.ItemDataRole.EditRole
+            or not index.isValid()
+            or self._columns[index.column()].key != "note"
+        ):
+            return False
+        self.noteEdited.emit(self._records[index.row()].id, str(value))
+        return True
+
+    # -- internals -------------------------------------------------------------------------
+    def _reindex(self) -> None:
+        self._row_of = {r.id: row for row, r in enumerate(self._records)}
+
+    def _make_columns(self) -> list[Column]:
+        varying = differing_fields([r.hyperparameters for r in self._records])
+        return FIXED_BEFORE + [_hp_column(name) for name in varying] + FIXED_AFTER
+
+    def _refresh_columns(self) -> bool:
+        """Rebuild the columns if the set of differing hyperparameters changed."""
+        columns = self._make_columns()
+        if [c.key for c in columns] == [c.key for c in self._columns]:
+            return False
+        self.beginResetModel()
+        self._columns = columns
+        self.endResetModel()
+        return True
+
+    def _find_best(self) -> int | None:
+        best: ExperimentRecord | None = None
+        for record in self._records:
+            if record.state is not ExperimentState.COMPLETED:
+                continue
+            if not math.isfinite(record.val_metric):
+                continue
+            if best is None or record.val_metric > best.val_metric:
+                best = record
+        return None if best is None else best.id
+
+    def _refresh_best(self) -> None:
+        best = self._find_best()
+        if best == self._best_id:
+            return
+        rows = [self._row_of.get(i) for i in (self._best_id, best) if i is not None]
+        self._best_id = best
+        for row in rows:
+            if row is not None:
+                self.dataChanged.emit(self.index(row, 0),
+                                      self.index(row, self.columnCount() - 1))
+
+
+_STATE_COLOURS = {
+    ExperimentState.RUNNING: QBrush(QColor(0, 90, 200)),
+    ExperimentState.DIVERGED: QBrush(QColor(200, 40, 40)),
+    ExperimentState.FAILED: QBrush(QColor(200, 40, 40)),
+    ExperimentState.CANCELLED: QBrush(QColor(120, 120, 120)),
+    ExperimentState.INTERRUPTED: QBrush(QColor(170, 110, 0)),
+}
+
+
+class ResultsProxy(QSortFilterProxyModel):
+    """Sorts on raw values and filters rows by text (any column) and by status."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.setSortRole(SORT_ROLE)
+        self.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.setFilterKeyColumn(-1)
+        self._states: set[str] | None = None
+
+    def set_states(self, states: set[str] | None) -> None:
+        """Show only rows in these states (None: all)."""
+        self.beginFilterChange()
+        self._states = states
+        self.endFilterChange()
+
+    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:  # noqa: N802
+        model = self.sourceModel()
+        if (
+            self._states is not None
+            and isinstance(model, ResultsModel)
+            and model.record_at(source_row).state.value not in self._states
+        ):
+            return False
+        return super().filterAcceptsRow(source_row, source_parent)
+
+    def lessThan(self, left: Index, right: Index) -> bool:  # noqa: N802
+        a, b = left.data(SORT_ROLE), right.data(SORT_ROLE)
+        try:
+            return bool(a < b)
+        except TypeError:
+            return str(a) < str(b)

@@ -1,0 +1,543 @@
+"""Cost and accuracy (or R²) per epoch of many experiments, drawn while they train.
+
+Data arrives often and in small batches (:meth:`CostPlotsPanel.append`); drawing is batched:
+appending only writes into per-experiment NumPy buffers that grow by doubling and marks them
+changed, and a single-shot timer redraws, at most :data:`FRAME_MS` apart, only the curves
+whose buffers changed since the last frame. Each curve is created once and updated with
+``setData``; clip-to-view and peak downsampling keep 10,000-epoch curves cheap to draw.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Collection, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from pyqtgraph.exporters import ImageExporter
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QPalette, QPen
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
+
+from ...core.training import EpochRecord
+from ..palette import color_for
+
+FRAME_MS = 40
+"""Shortest time between two redraws (25 frames per second)."""
+
+NORMAL_WIDTH = 1.0
+SELECTED_WIDTH = 3.0
+DIMMED_ALPHA = 90
+"""Alpha (of 255) of the curves that are not selected while others are."""
+
+_INITIAL_CAPACITY = 256
+# Rows of a series' buffer.
+_EPOCH, _TRAIN_COST, _VAL_COST, _TRAIN_METRIC, _VAL_METRIC = range(5)
+_CURVE_ROWS = (_TRAIN_COST, _VAL_COST, _TRAIN_METRIC, _VAL_METRIC)
+_VAL_ROWS = (_VAL_COST, _VAL_METRIC)
+_HISTORY_ROWS = {
+    "train_cost": _TRAIN_COST,
+    "val_cost": _VAL_COST,
+    "train_metric": _TRAIN_METRIC,
+    "val_metric": _VAL_METRIC,
+}
+_METRIC_LABELS = {"accuracy": "accuracy", "r2": "R²"}
+
+
+class _Series:
+    """One experiment: its epoch buffers and the plot items that show them.
+
+    ``data`` has shape ``(5, capacity)``: rows epoch, training cost, validation cost,
+    training metric and validation metric; columns ``0 .. n-1`` hold the epochs so far.
+    Capacity doubles when full, so appending ``N`` epochs one at a time copies ``O(N)``.
+    """
+
+    def __init__(self, experiment_id: int, label: str) -> None:
+        self.id = experiment_id
+        self.label = label
+        self.data = np.full((5, _INITIAL_CAPACITY), np.nan)
+        self.n = 0
+        self.dirty = False
+        self.diverged_epoch: int | None = None
+        self.curves: dict[int, pg.PlotDataItem] = {}
+        self.marker: pg.PlotDataItem | None = None
+        self.marker_text: pg.TextItem | None = None
+
+    def append(self, rows: np.ndarray) -> None:
+        """Append ``rows`` of shape ``(k, 5)``."""
+        need = self.n + rows.shape[0]
+        capacity = self.data.shape[1]
+        if need > capacity:
+            while capacity < need:
+                capacity *= 2
+            grown = np.full((5, capacity), np.nan)
+            grown[:, : self.n] = self.data[:, : self.n]
+            self.data = grown
+        self.data[:, self.n : need] = rows.T
+        self.n = need
+        self.dirty = True
+
+    def replace(self, data: np.ndarray) -> None:
+        """Replace everything with ``data`` of shape ``(5, n)``."""
+        n = data.shape[1]
+        capacity = _INITIAL_CAPACITY
+        while capacity < n:
+            capacity *= 2
+        self.data = np.full((5, capacity), np.nan)
+        self.data[:, :n] = data
+        self.n = n
+        self.dirty = True
+
+    def row(self, index: int) -> np.ndarray:
+        """A view of one row over the epochs so far, shape ``(n,)``."""
+        return self.data[index, : self.n]
+
+    def last_finite_cost(self, up_to_epoch: int) -> tuple[float, float] | None:
+        """``(epoch, training cost)`` of the last finite cost at or before ``up_to_epoch``."""
+        epochs, cost = self.row(_EPOCH), self.row(_TRAIN_COST)
+        ok = np.flatnonzero(np.isfinite(cost) & (epochs <= up_to_epoch))
+        if ok.size == 0:
+            return None
+        j = ok[-1]
+        return float(epochs[j]), float(cost[j])
+
+
+class CostPlotsPanel(QWidget):
+    """Two stacked plots: cost per epoch and accuracy (or R²) per epoch.
+
+    Training curves are solid and validation curves dashed, one colour per experiment
+    (:func:`~dnnstudio.gui.palette.color_for`). Validation figures that were not measured
+    (NaN) are skipped, so the line joins the epochs that were.
+
+    Signals
+    -------
+    experimentClicked(int)
+        The user clicked a curve of this experiment.
+    logScaleToggled(bool)
+        The cost axis switched between linear and logarithmic.
+    """
+
+    experimentClicked = Signal(int)
+    logScaleToggled = Signal(bool)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._series: dict[int, _Series] = {}
+        self._curve_owner: dict[pg.PlotDataItem, int] = {}
+        self._selected: frozenset[int] = frozenset()
+        self._metric = "accuracy"
+        self.frames_drawn = 0
+        """Frames that updated at least one curve (for tests and benchmarks)."""
+        self.last_frame_s = 0.0
+        """Seconds the last frame spent updating curves (``setData``, not painting)."""
+
+        palette = self.palette()
+        background = self._background = palette.color(QPalette.ColorRole.Base)
+        self._foreground = palette.color(QPalette.ColorRole.Text)
+
+        self.log_check = QCheckBox("log scale")
+        self.log_check.setToolTip(
+            "Show the cost on a logarithmic axis: slow progress late in training and "
+            "curves of very different sizes stay readable."
+        )
+        self.log_check.toggled.connect(self._on_log_toggled)
+
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground(background)
+        self.cost_plot: pg.PlotItem = self.graphics.addPlot(row=0, col=0)
+        self.metric_plot: pg.PlotItem = self.graphics.addPlot(row=1, col=0)
+        self.metric_plot.setXLink(self.cost_plot)
+        self.cost_plot.setLabel("left", "cost J")
+        self.metric_plot.setLabel("bottom", "epoch")
+        for plot in (self.cost_plot, self.metric_plot):
+            # Horizontal lines only, major and minor: pyqtgraph draws each grid line on every
+            # repaint, and the finest level plus vertical lines cost ~15 ms a frame.
+            plot.showGrid(x=False, y=True, alpha=0.2)
+            plot.getAxis("left").setStyle(maxTickLevel=1)
+            plot.setDownsampling(auto=True, mode="peak")
+            plot.setClipToView(True)
+            for name in ("left", "bottom"):
+                axis = plot.getAxis(name)
+                axis.setPen(self._foreground)
+                axis.setTextPen(self._foreground)
+                # "cost J (x0.001)" over labels like 8·10² reads worse than plain numbers.
+                axis.enableAutoSIPrefix(False)
+        self._apply_metric_axis()
+
+        legend_brush = QColor(background)
+        legend_brush.setAlpha(210)
+        self.legend: pg.LegendItem = self.cost_plot.addLegend(
+            offset=(-10, 10), labelTextColor=self._foreground, brush=legend_brush
+        )
+        # Two grey samples explain the line styles once instead of per experiment.
+        grey = QColor(self._foreground)
+        grey.setAlpha(160)
+        self._style_samples = (
+            pg.PlotDataItem(pen=pg.mkPen(grey, width=NORMAL_WIDTH)),
+            pg.PlotDataItem(pen=pg.mkPen(grey, width=NORMAL_WIDTH, style=Qt.PenStyle.DashLine)),
+        )
+        self.legend.addItem(self._style_samples[0], "training")
+        self.legend.addItem(self._style_samples[1], "validation")
+
+        self._frame_timer = QTimer(self)
+        self._frame_timer.setSingleShot(True)
+        self._frame_timer.setInterval(FRAME_MS)
+        self._frame_timer.timeout.connect(self._on_frame_due)
+
+        controls = QHBoxLayout()
+        controls.setContentsMargins(0, 0, 0, 0)
+        controls.addWidget(self.log_check)
+        controls.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(controls)
+        layout.addWidget(self.graphics, 1)
+
+    # -- experiments ----------------------------------------------------------------------
+    def add_experiment(self, experiment_id: int, label: str = "") -> None:
+        """Make room for an experiment's curves (nothing is drawn until data arrives).
+
+        Adding an experiment that is already shown only changes its label.
+        """
+        if experiment_id in self._series:
+            self.set_label(experiment_id, label)
+            return
+        series = _Series(experiment_id, label)
+        for row in _CURVE_ROWS:
+            plot = self.cost_plot if row in (_TRAIN_COST, _VAL_COST) else self.metric_plot
+            curve = pg.PlotDataItem(pen=self._pen(experiment_id, dashed=row in _VAL_ROWS))
+            curve.setCurveClickable(True, width=6)
+            curve.sigClicked.connect(self._on_curve_clicked)
+            plot.addItem(curve)
+            # PlotItem passes these on when adding; set them anyway so a curve stays fast
+            # whatever the plot's settings become.
+            curve.setDownsampling(auto=True, method="peak")
+            curve.setClipToView(True)
+            # Peak downsampling keeps each bin's min and max, so one bin per pixel column
+            # draws the same envelope as the full data; pyqtgraph's default of 5 bins per
+            # pixel leaves a 10,000-epoch curve at its full 10,000 points. Not settable
+            # through the API, hence the opts entry.
+            curve.opts["autoDownsampleFactor"] = 1.0
+            series.curves[row] = curve
+            self._curve_owner[curve] = experiment_id
+        self._series[experiment_id] = series
+        self.legend.addItem(series.curves[_TRAIN_COST], self._legend_text(series))
+        # Many experiments: spread the legend over columns rather than down the plot.
+        self.legend.setColumnCount(1 + len(self._series) // 10)
+        self._restyle(series)
+
+    def remove_experiment(self, experiment_id: int) -> None:
+        """Remove an experiment's curves, marker and legend entry (unknown ids are ignored)."""
+        series = self._series.pop(experiment_id, None)
+        if series is None:
+            return
+        self.legend.removeItem(series.curves[_TRAIN_COST])
+        for row, curve in series.curves.items():
+            plot = self.cost_plot if row in (_TRAIN_COST, _VAL_COST) else self.metric_plot
+            plot.removeItem(curve)
+            del self._curve_owner[curve]
+        self._remove_marker(series)
+        self.legend.setColumnCount(1 + len(self._series) // 10)
+
+    def clear(self) -> None:
+        """Remove every experiment."""
+        for experiment_id in list(self._series):
+            self.remove_experiment(experiment_id)
+
+    def experiment_ids(self) -> list[int]:
+        """The experiments shown, in the order they were added."""
+        return list(self._series)
+
+    def set_label(self, experiment_id: int, label: str) -> None:
+        """Change the text after "#id" in the legend."""
+        series = self._series.get(experiment_id)
+        if series is None:
+            return
+        series.label = label
+        self._update_legend_text(series)
+
+    def set_metric(self, metric: str) -> None:
+        """Name the lower plot's metric: ``"accuracy"`` (axis 0..1) or ``"r2"`` (R²)."""
+        if metric not in _METRIC_LABELS:
+            raise ValueError(f"metric must be 'accuracy' or 'r2', not {metric!r}")
+        self._metric = metric
+        self._apply_metric_axis()
+
+    # -- data -----------------------------------------------------------------------------
+    def append(self, experiment_id: int, records: Sequence[EpochRecord]) -> None:
+        """Append epochs to an experiment's curves; they are drawn on the next frame.
+
+        Cheap enough to call for every small batch of progress: it copies the numbers into
+        the experiment's buffers and nothing more. An unknown experiment is added first.
+        """
+        if not records:
+            return
+        series = self._series.get(experiment_id)
+        if series is None:
+            self.add_experiment(experiment_id)
+            series = self._series[experiment_id]
+        rows = np.array(
+            [
+                (r.epoch, r.train_cost, r.val_cost, r.train_metric, r.val_metric)
+                for r in records
+            ],
+            dtype=np.float64,
+        )
+        series.append(rows)
+        self._schedule_frame()
+
+    def set_history(self, experiment_id: int, history: Mapping[str, Sequence[float]]) -> None:
+        """Replace an experiment's curves with a whole history.
+
+        Parameters
+        ----------
+        experiment_id : int
+        history : mapping of str to sequence of float
+            Keyed by :data:`~dnnstudio.core.training.HISTORY_FIELDS` (extra keys are
+            ignored); epoch ``i + 1`` at index ``i``. NaN or None where not measured.
+        """
+        series = self._series.get(experiment_id)
+        if series is None:
+            self.add_experiment(experiment_id)
+            series = self._series[experiment_id]
+        n = len(history.get("train_cost", ()))
+        data = np.full((5, n), np.nan)
+        data[_EPOCH] = np.arange(1, n + 1)
+        for name, row in _HISTORY_ROWS.items():
+            # dtype=float turns the None of a JSON history into NaN.
+            values = np.asarray(history.get(name, ())[:n], dtype=np.float64)
+            data[row, : values.shape[0]] = values
+        series.replace(data)
+        self._schedule_frame()
+
+    def mark_diverged(self, experiment_id: int, epoch: int) -> None:
+        """Mark that an experiment diverged at ``epoch``.
+
+        A cross at its last finite cost and the word "diverged" show where; the legend
+        entry says so too.
+        """
+        series = self._series.get(experiment_id)
+        if series is None:
+            return
+        series.diverged_epoch = int(epoch)
+        if series.marker is None:
+            color = color_for(experiment_id)
+            series.marker = pg.PlotDataItem(
+                pen=None, symbol="x", symbolSize=14, symbolBrush=color, symbolPen=color
+            )
+            fill = QColor(self._background)
+            fill.setAlpha(200)
+            # Anchored just right of and above the cross, so the label does not hide it.
+            series.marker_text = pg.TextItem(
+                "diverged", color=color, fill=fill, anchor=(-0.15, 1.0)
+            )
+            series.marker.setZValue(20)
+            series.marker_text.setZValue(20)
+            self.cost_plot.addItem(series.marker)
+            # The label must not stretch the axes it sits in.
+            self.cost_plot.addItem(series.marker_text, ignoreBounds=True)
+        self._update_legend_text(series)
+        series.dirty = True
+        self._schedule_frame()
+
+    # -- look -----------------------------------------------------------------------------
+    def highlight(self, ids: Collection[int]) -> None:
+        """Draw these experiments thick and opaque, the others dimmed; empty: all normal."""
+        selected = frozenset(ids)
+        if selected == self._selected:
+            return
+        # Kept as given: an experiment added later is styled by the same selection.
+        self._selected = selected
+        for series in self._series.values():
+            self._restyle(series)
+
+    @property
+    def log_scale(self) -> bool:
+        return self.log_check.isChecked()
+
+    def set_log_scale(self, on: bool) -> None:
+        """Show the cost on a logarithmic (True) or linear axis."""
+        self.log_check.setChecked(on)
+
+    def export_png(self, path: str | Path) -> None:
+        """Save both plots as a PNG image.
+
+        Raises
+        ------
+        OSError
+            The file could not be written.
+        """
+        self._on_frame_due()  # what is saved should include the newest epochs
+        image = ImageExporter(self.graphics.ci).export(toBytes=True)
+        if image is None or image.isNull() or not image.save(str(path), "PNG"):
+            raise OSError(f"could not write the plot image to {path}")
+
+    def curves(self, experiment_id: int) -> dict[str, pg.PlotDataItem]:
+        """The experiment's curve items keyed by history field (for tests and export)."""
+        series = self._series[experiment_id]
+        return {name: series.curves[row] for name, row in _HISTORY_ROWS.items()}
+
+    def diverged_marker(self, experiment_id: int) -> tuple[pg.PlotDataItem, pg.TextItem] | None:
+        """The divergence cross and its label, or None if the experiment did not diverge."""
+        series = self._series[experiment_id]
+        if series.marker is None or series.marker_text is None:
+            return None
+        return series.marker, series.marker_text
+
+    # -- drawing --------------------------------------------------------------------------
+    def _schedule_frame(self) -> None:
+        if not self._frame_timer.isActive():
+            self._frame_timer.start()
+
+    def _on_frame_due(self) -> None:
+        started = time.perf_counter()
+        drawn = 0
+        log_y = self.log_scale
+        for series in self._series.values():
+            if not series.dirty:
+                continue
+            series.dirty = False
+            drawn += 1
+            epochs = series.row(_EPOCH)
+            for row, curve in series.curves.items():
+                values = series.row(row)
+                # Drop what cannot be drawn instead of passing NaN: peak downsampling takes
+                # max/min over blocks, so one NaN would blank a whole block, and unmeasured
+                # validation epochs would break the line into dots.
+                keep = np.isfinite(values)
+                if log_y and row in (_TRAIN_COST, _VAL_COST):
+                    keep &= values > 0
+                if keep.all():
+                    curve.setData(epochs, values)
+                else:
+                    curve.setData(epochs[keep], values[keep])
+            self._place_marker(series)
+        self.last_frame_s = time.perf_counter() - started
+        if drawn:
+            self.frames_drawn += 1
+
+    def _place_marker(self, series: _Series) -> None:
+        if series.marker is None or series.marker_text is None or series.diverged_epoch is None:
+            return
+        point = series.last_finite_cost(series.diverged_epoch)
+        visible = point is not None and (point[1] > 0 or not self.log_scale)
+        series.marker.setVisible(visible)
+        series.marker_text.setVisible(visible)
+        if point is None or not visible:
+            series.marker.setData([], [])
+            return
+        x, y = point
+        series.marker.setData([x], [y])
+        # A TextItem is not a data item, so the plot's log mapping does not reach it.
+        series.marker_text.setPos(x, math.log10(y) if self.log_scale else y)
+
+    def _remove_marker(self, series: _Series) -> None:
+        if series.marker is not None:
+            self.cost_plot.removeItem(series.marker)
+        if series.marker_text is not None:
+            self.cost_plot.removeItem(series.marker_text)
+        series.marker = series.marker_text = None
+
+    def _pen(self, experiment_id: int, *, dashed: bool) -> QPen:
+        color = color_for(experiment_id)
+        width = NORMAL_WIDTH
+        if self._selected:
+            if experiment_id in self._selected:
+                width = SELECTED_WIDTH
+            else:
+                color.setAlpha(DIMMED_ALPHA)
+        style = Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine
+        pen: QPen = pg.mkPen(color, width=width, style=style)
+        return pen
+
+    def _restyle(self, series: _Series) -> None:
+        # Selected curves on top, so dimmed ones never hide them.
+        z = 10 if series.id in self._selected else 0
+        for row, curve in series.curves.items():
+            curve.setPen(self._pen(series.id, dashed=row in _VAL_ROWS))
+            curve.setZValue(z)
+
+    def _legend_text(self, series: _Series) -> str:
+        text = f"#{series.id} {series.label}".rstrip()
+        if series.diverged_epoch is not None:
+            text += f" (diverged at epoch {series.diverged_epoch})"
+        return text
+
+    def _update_legend_text(self, series: _Series) -> None:
+        label = self.legend.getLabel(series.curves[_TRAIN_COST])
+        if label is not None:
+            label.setText(self._legend_text(series))
+            self.legend.updateSize()
+
+    def _apply_metric_axis(self) -> None:
+        self.metric_plot.setLabel("left", _METRIC_LABELS[self._metric])
+        # A fixed metric axis makes experiments comparable at a glance; R² below -1 means
+        # "far worse than predicting the mean", which needs no more detail.
+        low = 0.0 if self._metric == "accuracy" else -1.0
+        self.metric_plot.setYRange(low, 1.0, padding=0.02)
+
+    # -- handlers -------------------------------------------------------------------------
+    def _on_log_toggled(self, on: bool) -> None:
+        self.cost_plot.setLogMode(y=on)
+        # Costs of 0 have no logarithm: the curves are filtered again for the new axis.
+        for series in self._series.values():
+            series.dirty = True
+        self._on_frame_due()
+        self.logScaleToggled.emit(on)
+
+    def _on_curve_clicked(self, curve: pg.PlotDataItem, *_event: object) -> None:
+        experiment_id = self._curve_owner.get(curve)
+        if experiment_id is not None:
+            self.experimentClicked.emit(experiment_id)
+
+
+
+def _fake_history(alpha: float, epochs: int, rng: np.random.Generator) -> dict[str, list[float]]:
+    """A plausible history for learning rate ``alpha`` (for the preview only)."""
+    t = np.arange(1, epochs + 1, dtype=np.float64)
+    if alpha >= 1.0:
+        # Too large: the cost oscillates and grows until it is no longer finite, and the
+        # trainer stops there.
+        cost = 0.69 * np.exp(t / 25) * (1 + 0.3 * np.sin(t))
+        end = int(np.argmax(cost > 50))
+        cost = cost[: end + 1]
+        cost[end] = np.inf
+        t = t[: end + 1]
+    else:
+        cost = 0.15 + 0.55 * np.exp(-alpha * t / 3)
+    cost = cost * (1 + 0.02 * rng.standard_normal(t.shape[0]))
+    val = cost * 1.08 + 0.02
+    val[t % 5 != 0] = np.nan  # validation measured every 5 epochs (eval_every = 5)
+    accuracy = np.clip(1.0 - cost / 1.4, 0.0, 1.0)
+    return {
+        "train_cost": cost.tolist(),
+        "val_cost": val.tolist(),
+        "train_metric": accuracy.tolist(),
+        "val_metric": np.where(np.isnan(val), np.nan, accuracy - 0.03).tolist(),
+    }
+
+
+def _preview() -> CostPlotsPanel:
+    """Three learning rates on fake data: too small, good, and too large (diverged)."""
+    panel = CostPlotsPanel()
+    rng = np.random.default_rng(0)
+    runs = (
+        (1, "alpha = 0.01 (too small)", 0.01),
+        (2, "alpha = 0.3 (good)", 0.3),
+        (3, "alpha = 3 (too large)", 3.0),
+    )
+    for experiment_id, label, alpha in runs:
+        panel.add_experiment(experiment_id, label)
+        history = _fake_history(alpha, 300, rng)
+        panel.set_history(experiment_id, history)
+        if alpha >= 1.0:
+            panel.mark_diverged(experiment_id, len(history["train_cost"]))
+    return panel
+
+
+if __name__ == "__main__":  # pragma: no cover - a quick look by hand
+    from ..preview import preview
+
+    raise SystemExit(preview(_preview, title="Cost plots (fake data)", size=(800, 600)))

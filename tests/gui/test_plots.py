@@ -1,0 +1,266 @@
+"""The cost and accuracy plots: buffered appends, timed redraws, and how curves look."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+import pytest
+from PySide6.QtGui import QImage
+from pytestqt.qtbot import QtBot
+
+from dnnstudio.core.training import EpochRecord
+from dnnstudio.gui.palette import color_for
+from dnnstudio.gui.panels.plots import (
+    DIMMED_ALPHA,
+    NORMAL_WIDTH,
+    SELECTED_WIDTH,
+    CostPlotsPanel,
+)
+
+
+def _record(epoch: int, cost: float, val_cost: float = math.nan) -> EpochRecord:
+    return EpochRecord(
+        epoch=epoch,
+        train_cost=cost,
+        val_cost=val_cost,
+        train_metric=epoch / 10_000,
+        val_metric=math.nan if math.isnan(val_cost) else epoch / 20_000,
+        learning_rate=0.01,
+        elapsed_s=epoch * 0.001,
+    )
+
+
+def _history(n: int, *, start: float = 1.0) -> dict[str, list[float]]:
+    epochs = np.arange(1, n + 1, dtype=np.float64)
+    cost = start / np.sqrt(epochs)
+    return {
+        "train_cost": cost.tolist(),
+        "val_cost": (cost * 1.1).tolist(),
+        "train_metric": (1 - cost / 2).tolist(),
+        "val_metric": (1 - cost / 1.8).tolist(),
+        "learning_rate": [0.01] * n,
+        "elapsed_s": (epochs * 0.001).tolist(),
+    }
+
+
+@pytest.fixture
+def panel(qtbot: QtBot) -> CostPlotsPanel:
+    widget = CostPlotsPanel()
+    qtbot.addWidget(widget)
+    widget.resize(700, 500)
+    return widget
+
+
+def _points(curve: pg.PlotDataItem) -> int:
+    """How many points a curve was given (pyqtgraph stores no data as None)."""
+    return 0 if curve.xData is None else len(curve.xData)
+
+
+def _wait_for_frame(qtbot: QtBot, panel: CostPlotsPanel) -> None:
+    before = panel.frames_drawn
+    qtbot.waitUntil(lambda: panel.frames_drawn > before, timeout=2000)
+
+
+def test_small_batches_are_buffered_and_drawn_in_order_on_the_next_frame(
+    qtbot: QtBot, panel: CostPlotsPanel
+) -> None:
+    panel.add_experiment(1, "alpha = 0.01")
+    frames = panel.frames_drawn
+    records = [_record(e, 1.0 / e, 2.0 / e if e % 3 == 0 else math.nan) for e in range(1, 601)]
+    for start in range(0, len(records), 3):
+        panel.append(1, records[start : start + 3])
+
+    # Appending only buffers: nothing is drawn until the frame timer fires.
+    assert panel.frames_drawn == frames
+    curves = panel.curves(1)
+    assert _points(curves["train_cost"]) == 0
+
+    _wait_for_frame(qtbot, panel)
+    x, y = curves["train_cost"].xData, curves["train_cost"].yData
+    np.testing.assert_array_equal(x, np.arange(1, 601))
+    np.testing.assert_array_equal(y, [r.train_cost for r in records])
+    np.testing.assert_array_equal(
+        curves["train_metric"].yData, [r.train_metric for r in records]
+    )
+    # Validation measured every third epoch: the curve joins those epochs only.
+    np.testing.assert_array_equal(curves["val_cost"].xData, np.arange(3, 601, 3))
+    np.testing.assert_array_equal(
+        curves["val_cost"].yData, [r.val_cost for r in records if r.epoch % 3 == 0]
+    )
+
+
+def test_many_appends_between_frames_make_one_frame(qtbot: QtBot, panel: CostPlotsPanel) -> None:
+    panel.add_experiment(1)
+    panel.add_experiment(2)
+    for epoch in range(1, 201):
+        panel.append(1, [_record(epoch, 1.0)])
+        panel.append(2, [_record(epoch, 2.0)])
+    _wait_for_frame(qtbot, panel)
+    assert panel.frames_drawn == 1
+    assert len(panel.curves(2)["train_cost"].xData) == 200
+
+
+# Showing a window on the offscreen platform logs this harmless warning.
+@pytest.mark.qt_log_ignore("does not support propagateSizeHints")
+def test_a_10000_epoch_history_renders_downsampled(qtbot: QtBot, panel: CostPlotsPanel) -> None:
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.set_history(1, _history(10_000))
+    _wait_for_frame(qtbot, panel)
+    curve = panel.curves(1)["train_cost"]
+    assert len(curve.xData) == 10_000
+
+    image = panel.graphics.grab().toImage()
+    assert not image.isNull()
+    # What is painted is the downsampled curve: about two points per pixel column.
+    drawn = curve.curve.xData
+    assert drawn is not None
+    assert 0 < len(drawn) < 5_000
+
+
+def test_unmeasured_validation_and_a_nonfinite_cost_do_not_break_drawing(
+    qtbot: QtBot, panel: CostPlotsPanel
+) -> None:
+    history = _history(50)
+    history["val_cost"] = [math.nan] * 50  # validation only measured after training
+    history["val_metric"] = [None] * 50  # type: ignore[list-item]  # as JSON stores NaN
+    history["train_cost"][-1] = math.inf
+    panel.set_history(1, history)
+    _wait_for_frame(qtbot, panel)
+    curves = panel.curves(1)
+    assert _points(curves["val_cost"]) == 0
+    assert _points(curves["val_metric"]) == 0
+    np.testing.assert_array_equal(curves["train_cost"].xData, np.arange(1, 50))
+    panel.grab()  # paints without raising
+
+
+def test_log_scale_checkbox_switches_the_cost_axis(qtbot: QtBot, panel: CostPlotsPanel) -> None:
+    axis = panel.cost_plot.getAxis("left")
+    assert not axis.logMode
+    with qtbot.waitSignal(panel.logScaleToggled) as blocker:
+        panel.log_check.setChecked(True)
+    assert blocker.args == [True]
+    assert axis.logMode
+    assert panel.log_scale
+    assert not panel.metric_plot.getAxis("left").logMode
+    panel.log_check.setChecked(False)
+    assert not axis.logMode
+
+
+def test_highlight_thickens_the_selection_and_dims_the_rest(
+    qtbot: QtBot, panel: CostPlotsPanel
+) -> None:
+    for experiment_id in (1, 2, 3):
+        panel.set_history(experiment_id, _history(20, start=experiment_id))
+
+    def pens(experiment_id: int) -> list[tuple[float, int, str]]:
+        return [
+            (curve.opts["pen"].widthF(), curve.opts["pen"].color().alpha(),
+             curve.opts["pen"].color().name())
+            for curve in panel.curves(experiment_id).values()
+        ]
+
+    normal = pens(1)
+    assert all(width == NORMAL_WIDTH and alpha == 255 for width, alpha, _ in normal)
+    assert {name for *_, name in normal} == {color_for(1).name()}
+
+    panel.highlight([2])
+    assert all(width == SELECTED_WIDTH and alpha == 255 for width, alpha, _ in pens(2))
+    for other in (1, 3):
+        assert all(alpha == DIMMED_ALPHA for _, alpha, _ in pens(other))
+    assert panel.curves(2)["train_cost"].zValue() > panel.curves(1)["train_cost"].zValue()
+
+    panel.highlight([])
+    assert pens(1) == normal
+    assert all(width == NORMAL_WIDTH and alpha == 255 for width, alpha, _ in pens(2))
+
+
+def test_mark_diverged_puts_a_marker_at_the_last_finite_cost(
+    qtbot: QtBot, panel: CostPlotsPanel
+) -> None:
+    history = _history(8)
+    history["train_cost"][7] = math.nan  # epoch 8 blew up
+    panel.add_experiment(1, "alpha = 5")
+    panel.set_history(1, history)
+    panel.mark_diverged(1, 8)
+    _wait_for_frame(qtbot, panel)
+
+    marked = panel.diverged_marker(1)
+    assert marked is not None
+    marker, text = marked
+    np.testing.assert_array_equal(marker.xData, [7.0])
+    np.testing.assert_array_equal(marker.yData, [history["train_cost"][6]])
+    assert text.toPlainText() == "diverged"
+    assert text.pos().x() == 7.0
+    assert "diverged" in panel.legend.getLabel(panel.curves(1)["train_cost"]).text
+
+    # In log mode the label, which the plot does not map, follows the log axis.
+    panel.set_log_scale(True)
+    assert text.pos().y() == pytest.approx(math.log10(history["train_cost"][6]))
+
+
+def test_remove_experiment_removes_its_curves_marker_and_legend_entry(
+    qtbot: QtBot, panel: CostPlotsPanel
+) -> None:
+    panel.add_experiment(1, "first")
+    panel.add_experiment(2, "second")
+    panel.set_history(1, _history(10))
+    panel.set_history(2, _history(10))
+    panel.mark_diverged(1, 10)
+    curves = list(panel.curves(1).values())
+    marked = panel.diverged_marker(1)
+    assert marked is not None
+
+    panel.remove_experiment(1)
+
+    items = panel.cost_plot.items + panel.metric_plot.items
+    assert not any(curve in items for curve in curves)
+    assert marked[0] not in items
+    assert marked[1] not in items
+    labels = [label.text for _, label in panel.legend.items]
+    assert not any(text.startswith("#1 ") for text in labels)
+    assert "#2 second" in labels
+    assert panel.experiment_ids() == [2]
+    panel.append(2, [_record(11, 0.1)])  # the panel keeps working
+    _wait_for_frame(qtbot, panel)
+
+
+def test_clear_and_set_label(qtbot: QtBot, panel: CostPlotsPanel) -> None:
+    panel.add_experiment(4, "old")
+    panel.set_label(4, "alpha = 0.3")
+    assert panel.legend.getLabel(panel.curves(4)["train_cost"]).text == "#4 alpha = 0.3"
+    panel.clear()
+    assert panel.experiment_ids() == []
+    assert [label.text for _, label in panel.legend.items] == ["training", "validation"]
+
+
+def test_clicking_a_curve_reports_its_experiment(qtbot: QtBot, panel: CostPlotsPanel) -> None:
+    panel.set_history(3, _history(10))
+    curve = panel.curves(3)["val_metric"]
+    with qtbot.waitSignal(panel.experimentClicked) as blocker:
+        curve.sigClicked.emit(curve, None)
+    assert blocker.args == [3]
+
+
+def test_set_metric_names_the_lower_axis(panel: CostPlotsPanel) -> None:
+    panel.set_metric("r2")
+    assert panel.metric_plot.getAxis("left").labelText == "R²"
+    with pytest.raises(ValueError, match="metric"):
+        panel.set_metric("f1")
+
+
+def test_export_png_writes_an_image(qtbot: QtBot, panel: CostPlotsPanel, tmp_path: Path) -> None:
+    panel.set_history(1, _history(100))
+    path = tmp_path / "plots.png"
+    panel.export_png(path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    image = QImage(str(path))
+    assert image.width() > 100
+    assert image.height() > 100
+    # Not a blank canvas: the curves and axes put more than one colour in it.
+    sample = {image.pixel(x, y) for x in range(0, image.width(), 7)
+              for y in range(0, image.height(), 7)}
+    assert len(sample) > 3
