@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -44,9 +44,10 @@ SESSION_FILTER = f"DNN Studio sessions (*{SESSION_SUFFIX});;All files (*)"
 
 
 def label_for(record: ExperimentRecord) -> str:
+    """A short legend label (the plots put "#id" before it)."""
     hp = record.hyperparameters
     hidden = "-".join(str(n) for n in hp.hidden) or "none"
-    return f"#{record.id} alpha={hp.alpha:g} [{hidden}] {hp.optimizer}"
+    return f"alpha={hp.alpha:g} [{hidden}] {hp.optimizer}"
 
 
 class MainWindow(QMainWindow):
@@ -78,6 +79,7 @@ class MainWindow(QMainWindow):
         self.results = ResultsPanel(self)
         self.details = DetailsPanel(self)
         self.setCentralWidget(self.plots)
+        self.plots.setMinimumWidth(420)
 
         self.docks: dict[str, QDockWidget] = {}
         left, right, bottom = (Qt.DockWidgetArea.LeftDockWidgetArea,
@@ -96,6 +98,7 @@ class MainWindow(QMainWindow):
                              self.docks["Parameters W[l], b[l]"], Qt.Orientation.Vertical)
         self.splitDockWidget(self.docks["Results"], self.docks["Details and notes"],
                              Qt.Orientation.Horizontal)
+
 
         self._build_actions()
         self._build_status_bar()
@@ -229,8 +232,28 @@ class MainWindow(QMainWindow):
         state = self.settings.value("window/state")
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
-        if isinstance(state, QByteArray):
-            self.restoreState(state)
+        self._layout_restored = isinstance(state, QByteArray) and self.restoreState(state)
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
+        super().showEvent(event)
+        if not self._layout_restored:
+            self._layout_restored = True
+            # Dock sizes only take once the window has its size.
+            QTimer.singleShot(0, self._default_dock_sizes)
+
+    def _default_dock_sizes(self) -> None:
+        """The curves are the centre of the loop: they get the room, docks what they need."""
+        width, height = self.width(), self.height()
+        self.resizeDocks([self.docks["Hyperparameters"], self.docks["Queue"]],
+                         [max(360, width // 4), max(380, width // 3)],
+                         Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["Results"]], [max(300, int(height * 0.38))],
+                         Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["Results"], self.docks["Details and notes"]],
+                         [int(width * 0.68), int(width * 0.32)], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["Queue"], self.docks["Decision boundary"]],
+                         [int(height * 0.3), int(height * 0.4)], Qt.Orientation.Vertical)
+        self.results.splitter.setSizes([580, 420])
 
     def _save_layout(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QStyleOptionProgressBar,
     QStyleOptionViewItem,
     QTableView,
-    QToolButton,
+    QToolBar,
     QVBoxLayout,
     QWidget,
 )
@@ -112,13 +112,14 @@ class QueuePanel(QWidget):
         self.pause_action.toggled.connect(self.pauseToggled)
 
         buttons = QHBoxLayout()
-        for action in (self.duplicate_action, self.up_action, self.down_action,
-                       self.cancel_action, self.requeue_action, self.remove_action,
-                       self.pause_action):
-            button = QToolButton(self)
-            button.setDefaultAction(action)
-            buttons.addWidget(button)
-        buttons.addStretch(1)
+        # A tool bar folds the actions that do not fit into a ">>" menu, so the panel can be
+        # narrow; the same actions are in the table's context menu.
+        toolbar = QToolBar(self)
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        toolbar.addActions([self.pause_action, self.duplicate_action, self.cancel_action,
+                            self.requeue_action, self.up_action, self.down_action,
+                            self.remove_action])
+        buttons.addWidget(toolbar, 1)
         self.parallel = QSpinBox(self)
         self.parallel.setRange(1, max_parallel)
         self.parallel.setValue(parallel)

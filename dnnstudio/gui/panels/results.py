@@ -12,13 +12,14 @@ from collections.abc import Collection, Sequence
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, Signal
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QHBoxLayout,
     QHeaderView,
     QLineEdit,
+    QSplitter,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -61,6 +62,7 @@ class AccuracyTimeScatter(pg.PlotWidget):
         super().__init__(parent=parent, background="w")
         self.setLabel("bottom", "training time", units="s")
         self.setLabel("left", "validation accuracy")
+        self.getAxis("left").enableAutoSIPrefix(False)
         self.showGrid(x=True, y=True, alpha=0.2)
         self.setTitle("Accuracy against training time")
         self._front = self.plot([], [], pen=pg.mkPen((90, 90, 90), width=1.5,
@@ -159,6 +161,12 @@ class ResultsPanel(QWidget):
                                    | QAbstractItemView.EditTrigger.EditKeyPressed)
         self.table.selectionModel().selectionChanged.connect(self._on_selection)
         self.model.modelReset.connect(self._resize_columns)
+        self._resize_timer = QTimer(self)
+        self._resize_timer.setSingleShot(True)
+        self._resize_timer.setInterval(300)
+        self._resize_timer.timeout.connect(self._resize_columns)
+        self.model.rowsInserted.connect(self._resize_timer.start)
+        self.model.dataChanged.connect(self._resize_timer.start)
 
         self.scatter = AccuracyTimeScatter(self)
         self.scatter.experimentClicked.connect(self.select)
@@ -166,11 +174,19 @@ class ResultsPanel(QWidget):
         bar = QHBoxLayout()
         bar.addWidget(self.filter_edit, 1)
         bar.addWidget(self.state_filter)
+        table_side = QWidget(self)
+        table_layout = QVBoxLayout(table_side)
+        table_layout.setContentsMargins(0, 0, 0, 0)
+        table_layout.addLayout(bar)
+        table_layout.addWidget(self.table)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.splitter.addWidget(table_side)
+        self.splitter.addWidget(self.scatter)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addLayout(bar)
-        layout.addWidget(self.table, 3)
-        layout.addWidget(self.scatter, 2)
+        layout.addWidget(self.splitter)
 
         for signal in (self.model.dataChanged, self.model.rowsInserted, self.model.rowsRemoved,
                        self.model.modelReset):
