@@ -29,16 +29,19 @@ from .core.data import (
     Task,
     TrainData,
     list_datasets,
-    load_npz,
 )
 from .core.data.spec import DatasetSpec
 from .core.errors import DnnStudioError
 from .core.hyperparams import ACTIVATIONS, DECAYS, DTYPES, INITS, OPTIMIZERS, Hyperparameters
-from .core.training import EpochRecord, TrainResult, train
+from .core.training import EpochRecord, TrainResult
+from .runs.messages import Failed, Finished
+from .runs.pool import WorkerPool
+from .runs.queue import ExperimentQueue, ProgressAppended
 from .runs.records import ExperimentRecord
 from .sessions.export import export_csv, export_json
 from .sessions.store import SUFFIX, SessionStore
 
+EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
@@ -253,14 +256,17 @@ def dataset_spec_from_args(args: argparse.Namespace) -> DatasetSpec:
                        n_samples=args.n_samples, noise=args.noise, **common)
 
 
-def _load(args: argparse.Namespace) -> tuple[str, TrainData, Splits | None, DatasetSpec | None]:
+def _load(args: argparse.Namespace) -> tuple[str, TrainData, Splits | None, DatasetSpec]:
     if args.data is not None:
         if args.evaluate_test:
             raise DnnStudioError(
                 "--evaluate-test needs a test set, and a --data file has none; "
                 "use --dataset or --csv, which are split into training, validation and test"
             )
-        return args.data, load_npz(args.data, task=_TASKS[args.task]), None, None
+        task = _TASKS[args.task]
+        npz = DatasetSpec(source="npz", path=os.path.abspath(args.data),
+                          task=None if task is None else task.value)
+        return args.data, npz.training_data(), None, npz
     spec = dataset_spec_from_args(args)
     # spec.load() is the path the desktop app and its workers take, so the CLI trains on the
     # same rows as a session that holds this spec.
@@ -429,17 +435,61 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.note is not None and args.session is None:
         raise DnnStudioError("--note is saved with the experiment in a session; add --session FILE")
     name, data, splits, spec = _load(args)
-    store = None if args.session is None or spec is None else _open_session(args.session, spec)
+    store = None if args.session is None else _open_session(args.session, spec)
     try:
-        return _train_and_report(args, hp, name, data, splits, store)
+        return _train_and_report(args, hp, name, data, splits, store, spec)
     finally:
         if store is not None:
             store.close()
 
 
+class TrainingFailed(DnnStudioError):
+    """The worker could not train the experiment (it raised or died)."""
+
+
+def train_in_worker(
+    hp: Hyperparameters,
+    spec: DatasetSpec,
+    *,
+    on_epoch: Callable[[EpochRecord], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> TrainResult:
+    """Train one experiment through the queue and worker processes the desktop app uses.
+
+    Raises
+    ------
+    TrainingFailed
+        With the worker's one-line reason.
+    """
+    with WorkerPool(1) as pool:
+        queue = ExperimentQueue(pool, spec, max_parallel=1)
+        if on_epoch is not None:
+            def relay(event: object) -> None:
+                if isinstance(event, ProgressAppended):
+                    for record in event.records:
+                        on_epoch(record)
+
+            queue.subscribe(relay)
+        experiment = queue.add(hp)
+        result: TrainResult | None = None
+        cancelling = False
+        while result is None:
+            messages = pool.poll(0.05)
+            for message in messages:
+                if isinstance(message, Finished):
+                    result = message.result
+                elif isinstance(message, Failed):
+                    raise TrainingFailed(f"training failed: {message.reason}")
+            queue.handle(messages)
+            if not cancelling and should_stop is not None and should_stop():
+                queue.cancel(experiment.id)
+                cancelling = True
+        return result
+
+
 def _train_and_report(args: argparse.Namespace, hp: Hyperparameters, name: str,
                       data: TrainData, splits: Splits | None,
-                      store: SessionStore | None) -> int:
+                      store: SessionStore | None, spec: DatasetSpec) -> int:
     record = ExperimentRecord(id=0, hyperparameters=hp, note=args.note or "").started()
     interrupted = False
 
@@ -450,7 +500,7 @@ def _train_and_report(args: argparse.Namespace, hp: Hyperparameters, name: str,
     previous = signal.signal(signal.SIGINT, on_sigint)
     bar = None if args.json or not sys.stderr.isatty() else _ProgressBar(hp.epochs, sys.stderr)
     try:
-        result = train(hp, data, on_epoch=bar, should_stop=lambda: interrupted)
+        result = train_in_worker(hp, spec, on_epoch=bar, should_stop=lambda: interrupted)
     finally:
         signal.signal(signal.SIGINT, previous)
         if bar is not None:
@@ -534,6 +584,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "export":
             return _cmd_export(args)
         return _open_app(None)
+    except TrainingFailed as exc:
+        # Not bad input: the input was checked before training started.
+        print(f"dnnstudio {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except DnnStudioError as exc:
         print(f"dnnstudio {args.command or ''}: error: {exc}".replace("  ", " "), file=sys.stderr)
         return EXIT_USAGE

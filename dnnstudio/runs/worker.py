@@ -67,9 +67,9 @@ class _DatasetCache:
 
     @staticmethod
     def _key(spec: DatasetSpec) -> Hashable:
-        if spec.source != "csv":
+        if spec.source not in ("csv", "npz"):
             return spec
-        # A CSV file may be edited between two experiments; its size and modification time
+        # A file may be edited between two experiments; its size and modification time
         # make the edited file a different key, so the worker reads it again.
         try:
             st = os.stat(spec.path)
@@ -81,7 +81,7 @@ class _DatasetCache:
         key = self._key(spec)
         data = self._items.get(key)
         if data is None:
-            data = spec.load().training_data()
+            data = spec.training_data()
             if self._size:
                 self._items[key] = data
                 while len(self._items) > self._size:

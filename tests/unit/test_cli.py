@@ -339,3 +339,25 @@ def test_a_session_file_argument_opens_the_app(
     assert main([str(existing)]) == 0
     assert main([]) == 0
     assert opened == ["work.dnnsession", str(existing), None]
+
+
+def test_train_runs_in_a_worker_process(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI trains through the same queue and worker pool as the desktop app."""
+    import os
+
+    from dnnstudio.runs.pool import WorkerPool
+
+    pids: list[int] = []
+    original = WorkerPool.submit
+
+    def spy(self: WorkerPool, job: object) -> None:
+        original(self, job)  # type: ignore[arg-type]
+        pids.extend(self.running().values())
+
+    monkeypatch.setattr(WorkerPool, "submit", spy)
+    result = _train_json(capsys, "--epochs", "20")
+    assert result["epochs_run"] == 20
+    assert pids
+    assert os.getpid() not in pids

@@ -333,3 +333,26 @@ def test_snapshots_of_parameters_arrive_while_training() -> None:
             progressed = m.records[-1].epoch
         elif isinstance(m, Snapshot):
             assert m.epoch <= progressed
+
+
+def test_npz_source_trains_in_a_worker(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    X, Xv = rng.standard_normal((60, 3)), rng.standard_normal((30, 3))
+    path = tmp_path / "arrays.npz"
+    np.savez(path, X_train=X, y_train=(X[:, 0] > 0).astype(int), X_val=Xv,
+             y_val=(Xv[:, 0] > 0).astype(int))
+    spec = DatasetSpec(source="npz", path=str(path))
+    hp = Hyperparameters(alpha=0.5, epochs=50, hidden=())
+    with WorkerPool(1) as pool:
+        pool.submit(Job(1, hp.to_dict(), spec.to_dict()))
+        messages: list[Message] = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(
+            isinstance(m, Finished | Failed) for m in messages
+        ):
+            messages += pool.poll(0.1)
+    finished = [m for m in messages if isinstance(m, Finished)]
+    assert finished, messages
+    expected = train(hp, spec.training_data())
+    np.testing.assert_array_equal(finished[0].result.history.train_cost,
+                                  expected.history.train_cost)

@@ -15,11 +15,11 @@ from typing import Any
 
 from ..errors import DataError
 from .csv_import import read_csv
-from .dataset import Dataset, Splits, Task
+from .dataset import Dataset, Splits, Task, TrainData
 from .registry import load_dataset
-from .splits import split_dataset
+from .splits import load_npz, split_dataset
 
-SOURCES = ("builtin", "csv")
+SOURCES = ("builtin", "csv", "npz")
 
 
 @dataclass(frozen=True)
@@ -29,11 +29,12 @@ class DatasetSpec:
     Attributes
     ----------
     source : str
-        ``"builtin"`` or ``"csv"``.
+        ``"builtin"``, ``"csv"``, or ``"npz"`` (a user's own training and validation
+        arrays, used as given: no split, no test set).
     name : str
         The built-in dataset's name (for ``"builtin"``).
     path : str
-        The CSV file (for ``"csv"``).
+        The CSV or .npz file.
     target : str or None
         The CSV column to predict (None: the last one).
     task : str or None
@@ -67,13 +68,18 @@ class DatasetSpec:
     @property
     def title(self) -> str:
         """A short name for the user: the dataset's name or the file's name."""
-        if self.source == "csv":
+        if self.source in ("csv", "npz"):
             return self.path.replace("\\", "/").rsplit("/", 1)[-1] or "CSV file"
         return self.name
 
     def load_dataset(self) -> Dataset:
         """The whole dataset, before splitting (reads the file for a CSV source)."""
         task = None if self.task is None else Task(self.task)
+        if self.source == "npz":
+            raise DataError(
+                "an .npz file holds its own training and validation sets; there is no whole "
+                "dataset to split, and no test set"
+            )
         if self.source == "csv":
             return read_csv(self.path, self.target, task=task)
         return load_dataset(self.name, n_samples=self.n_samples, noise=self.noise, seed=self.seed)
@@ -81,6 +87,13 @@ class DatasetSpec:
     def load(self) -> Splits:
         """The dataset split and standardised as this spec says."""
         return split_dataset(self.load_dataset(), self.split, seed=self.seed)
+
+    def training_data(self) -> TrainData:
+        """What the trainer sees: the training and validation sets, for any source."""
+        if self.source == "npz":
+            task = None if self.task is None else Task(self.task)
+            return load_npz(self.path, task=task)
+        return self.load().training_data()
 
     def replace(self, **changes: Any) -> DatasetSpec:
         return dataclasses.replace(self, **changes)
