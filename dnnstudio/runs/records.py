@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -56,8 +56,129 @@ _FROM_STATUS = {
 Params = list[tuple[np.ndarray, np.ndarray]]
 
 
-def _empty_history() -> dict[str, list[float]]:
-    return {name: [] for name in HISTORY_FIELDS}
+class _Buffers:
+    """Append-only per-field arrays shared by successive :class:`HistoryColumns` views."""
+
+    __slots__ = ("arrays", "filled")
+
+    def __init__(self, capacity: int) -> None:
+        self.arrays = {name: np.empty(max(capacity, 16)) for name in HISTORY_FIELDS}
+        self.filled = 0
+
+
+class Column(Sequence[float]):
+    """One read-only curve: a sequence of floats that compares equal to a list of the same
+    values and converts to a NumPy array without copying (``np.asarray(column)``)."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: np.ndarray) -> None:
+        self._values = values
+
+    def __len__(self) -> int:
+        return int(self._values.shape[0])
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return self._values[index].tolist()
+        return float(self._values[index])
+
+    def __iter__(self) -> Iterator[float]:
+        return iter(self._values.tolist())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Column):
+            other = other._values
+        if not isinstance(other, Sequence | np.ndarray) or isinstance(other, str):
+            return NotImplemented
+        return len(other) == len(self) and bool(
+            np.array_equal(self._values, np.asarray(other, dtype=np.float64), equal_nan=True))
+
+    def __hash__(self) -> int:  # equal to lists, which are unhashable: so is this
+        raise TypeError("unhashable type: 'Column'")
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return self._values if dtype is None else self._values.astype(dtype)
+
+    def __repr__(self) -> str:
+        return f"Column({self._values.tolist()!r})"
+
+    def tolist(self) -> list[float]:
+        return list(self._values.tolist())
+
+
+class HistoryColumns(Mapping[str, Sequence[float]]):
+    """Per-epoch curves: read-only views of the first ``length`` entries of shared buffers.
+
+    A running experiment gets a new record for every progress message (20 a second). Copying
+    its whole history each time would cost O(epochs) per message; instead the new record's
+    history extends the same buffers in place (doubling their capacity when full) and only
+    its length differs, so older records still see exactly their own prefix. A view that is
+    not the latest (its length is short of what was filled) copies before it extends.
+    """
+
+    __slots__ = ("_buffers", "_length")
+
+    def __init__(self, buffers: _Buffers | None = None, length: int = 0) -> None:
+        self._buffers = buffers if buffers is not None else _Buffers(16)
+        self._length = length
+
+    @classmethod
+    def from_mapping(cls, history: Mapping[str, Sequence[float]]) -> HistoryColumns:
+        """A copy of ``history`` (lists or arrays keyed by the history fields)."""
+        if isinstance(history, HistoryColumns):
+            return history
+        lengths = {len(history.get(name, ())) for name in HISTORY_FIELDS}
+        if len(lengths) > 1:
+            raise ValueError("history curves differ in length")
+        n = lengths.pop() if lengths else 0
+        buffers = _Buffers(2 * n)
+        for name in HISTORY_FIELDS:
+            if n:
+                buffers.arrays[name][:n] = np.asarray(history[name], dtype=np.float64)
+        buffers.filled = n
+        return cls(buffers, n)
+
+    def __getitem__(self, name: str) -> Column:
+        view = self._buffers.arrays[name][: self._length]
+        view.flags.writeable = False
+        return Column(view)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(HISTORY_FIELDS)
+
+    def __len__(self) -> int:
+        return len(HISTORY_FIELDS)
+
+    @property
+    def epochs(self) -> int:
+        return self._length
+
+    def appended(self, records: Sequence[EpochRecord]) -> HistoryColumns:
+        """A view with ``records`` added after this one's epochs."""
+        buffers = self._buffers
+        if self._length != buffers.filled:
+            # Not the latest view: its own copy, so the newer views keep their epochs.
+            buffers = HistoryColumns.from_mapping(
+                {name: self[name] for name in HISTORY_FIELDS})._buffers
+        start, stop = self._length, self._length + len(records)
+        capacity = len(buffers.arrays[HISTORY_FIELDS[0]])
+        if stop > capacity:
+            grown = max(stop, 2 * capacity)
+            for name, array in buffers.arrays.items():
+                bigger = np.empty(grown)
+                bigger[:start] = array[:start]
+                buffers.arrays[name] = bigger
+        rows = np.array([[getattr(r, name) for name in HISTORY_FIELDS] for r in records],
+                        dtype=np.float64).reshape(len(records), len(HISTORY_FIELDS))
+        for j, name in enumerate(HISTORY_FIELDS):
+            buffers.arrays[name][start:stop] = rows[:, j]
+        buffers.filled = stop
+        return HistoryColumns(buffers, stop)
+
+
+def _empty_history() -> HistoryColumns:
+    return HistoryColumns()
 
 
 @dataclass(frozen=True, eq=False)
@@ -133,10 +254,7 @@ class ExperimentRecord:
         """A running record with ``records`` appended to its history."""
         if not records:
             return self
-        history = {name: list(values) for name, values in self.history.items()}
-        for record in records:
-            for name in HISTORY_FIELDS:
-                history[name].append(getattr(record, name))
+        history = HistoryColumns.from_mapping(self.history).appended(records)
         return self.replace(history=history, epochs_run=records[-1].epoch)
 
     def finished(self, result: TrainResult, when: float | None = None) -> ExperimentRecord:
@@ -146,7 +264,8 @@ class ExperimentRecord:
             state=_FROM_STATUS[result.status],
             finished_at=time.time() if when is None else when,
             epochs_run=result.epochs_run,
-            history={name: getattr(history, name).tolist() for name in HISTORY_FIELDS},
+            history=HistoryColumns.from_mapping(
+                {name: getattr(history, name) for name in HISTORY_FIELDS}),
             train_cost=result.train_cost,
             val_cost=result.val_cost,
             train_metric=result.train_metric,
@@ -193,7 +312,8 @@ class ExperimentRecord:
         """Estimated seconds until a running experiment finishes, from its pace so far."""
         if self.state is not ExperimentState.RUNNING or self.epochs_run == 0:
             return None
-        elapsed = self.history["elapsed_s"][-1] if self.history["elapsed_s"] else None
+        times = self.history["elapsed_s"]
+        elapsed = float(times[-1]) if len(times) else None
         if not elapsed:
             return None
         per_epoch = elapsed / self.epochs_run

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from dnnstudio.core.data.spec import DatasetSpec
@@ -113,3 +114,29 @@ def test_interrupted_progress_counts_only_epochs_done() -> None:
 )
 def test_which_states_are_finished(state: ExperimentState, finished: bool) -> None:
     assert state.is_finished() is finished
+
+
+def test_history_views_share_buffers_and_keep_their_prefix() -> None:
+    from dnnstudio.core.training import EpochRecord
+    from dnnstudio.runs.records import HistoryColumns
+
+    def epochs(first: int, n: int) -> list[EpochRecord]:
+        return [EpochRecord(e, 1.0 / e, 2.0, 0.5, 0.4, 0.01, 0.1 * e)
+                for e in range(first, first + n)]
+
+    h0 = HistoryColumns()
+    h1 = h0.appended(epochs(1, 3))
+    h2 = h1.appended(epochs(4, 40))  # grows past the initial capacity
+    assert h1["train_cost"] == [1.0, 0.5, 1.0 / 3]
+    assert len(h2["train_cost"]) == 43
+    assert h2["elapsed_s"][-1] == pytest.approx(4.3)
+    # Extending the latest view writes in place: no copy of what was there.
+    h3 = h2.appended(epochs(44, 1))
+    assert np.shares_memory(np.asarray(h2["val_cost"]), np.asarray(h3["val_cost"]))
+    # Extending an older view copies, and leaves the newer ones as they were.
+    branch = h1.appended(epochs(100, 1))
+    assert branch["train_cost"][-1] == pytest.approx(0.01)
+    assert h2["train_cost"][3] == pytest.approx(0.25)
+    assert not np.shares_memory(np.asarray(branch["val_cost"]), np.asarray(h2["val_cost"]))
+    with pytest.raises(ValueError, match="read-only"):
+        np.asarray(h2["train_cost"])[0] = 5.0
