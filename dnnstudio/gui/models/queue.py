@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt
 
 from ...runs.records import ExperimentRecord, ExperimentState
 from ..palette import color_for
+from .records import RecordListModel
 from .results import ID_ROLE
 
 PROGRESS_ROLE = Qt.ItemDataRole.UserRole + 10
@@ -38,68 +38,8 @@ def _time_left(record: ExperimentRecord) -> str:
     return f"{seconds / 60:.0f} min"
 
 
-class QueueModel(QAbstractTableModel):
+class QueueModel(RecordListModel):
     """Experiments in queue order."""
-
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self._records: list[ExperimentRecord] = []
-        self._row_of: dict[int, int] = {}
-
-    def set_records(self, records: Sequence[ExperimentRecord]) -> None:
-        self.beginResetModel()
-        self._records = list(records)
-        self._row_of = {r.id: i for i, r in enumerate(self._records)}
-        self.endResetModel()
-
-    def update_record(self, record: ExperimentRecord) -> None:
-        row = self._row_of.get(record.id)
-        if row is None:
-            self.add_record(record, len(self._records))
-            return
-        self._records[row] = record
-        self.dataChanged.emit(self.index(row, 0), self.index(row, len(HEADERS) - 1))
-
-    def add_record(self, record: ExperimentRecord, row: int) -> None:
-        row = max(0, min(row, len(self._records)))
-        self.beginInsertRows(QModelIndex(), row, row)
-        self._records.insert(row, record)
-        self._row_of = {r.id: i for i, r in enumerate(self._records)}
-        self.endInsertRows()
-
-    def remove_record(self, experiment_id: int) -> None:
-        row = self._row_of.get(experiment_id)
-        if row is None:
-            return
-        self.beginRemoveRows(QModelIndex(), row, row)
-        del self._records[row]
-        self._row_of = {r.id: i for i, r in enumerate(self._records)}
-        self.endRemoveRows()
-
-    def set_order(self, order: Sequence[int]) -> None:
-        by_id = {r.id: r for r in self._records}
-        if set(order) != set(by_id):
-            return
-        self.layoutAboutToBeChanged.emit()
-        persistent = self.persistentIndexList()
-        old_ids = [self._records[p.row()].id for p in persistent]
-        self._records = [by_id[i] for i in order]
-        self._row_of = {r.id: i for i, r in enumerate(self._records)}
-        self.changePersistentIndexList(
-            persistent,
-            [self.index(self._row_of[i], p.column())
-             for i, p in zip(old_ids, persistent, strict=True)],
-        )
-        self.layoutChanged.emit()
-
-    def record_at(self, row: int) -> ExperimentRecord:
-        return self._records[row]
-
-    def row_of(self, experiment_id: int) -> int | None:
-        return self._row_of.get(experiment_id)
-
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(self._records)
 
     def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
         return 0 if parent.isValid() else len(HEADERS)

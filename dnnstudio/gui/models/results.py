@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
     QPersistentModelIndex,
     QSortFilterProxyModel,
@@ -25,6 +24,7 @@ from PySide6.QtGui import QBrush, QColor, QFont
 from ...core.hyperparams import Hyperparameters
 from ...runs.records import ExperimentRecord, ExperimentState
 from ..palette import color_for
+from .records import RecordListModel
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 """Raw value of a cell for sorting (numbers as numbers, NaN last)."""
@@ -122,7 +122,7 @@ def differing_fields(hps: Sequence[Hyperparameters]) -> list[str]:
     return [name for name in dicts[0] if any(d[name] != dicts[0][name] for d in dicts[1:])]
 
 
-class ResultsModel(QAbstractTableModel):
+class ResultsModel(RecordListModel):
     """Experiments as rows; the columns follow what differs between them.
 
     Signals
@@ -137,78 +137,8 @@ class ResultsModel(QAbstractTableModel):
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
-        self._records: list[ExperimentRecord] = []
-        self._row_of: dict[int, int] = {}
         self._columns: list[Column] = FIXED_BEFORE + FIXED_AFTER
         self._best_id: int | None = None
-
-    # -- feeding ---------------------------------------------------------------------------
-    def set_records(self, records: Sequence[ExperimentRecord]) -> None:
-        self.beginResetModel()
-        self._records = list(records)
-        self._reindex()
-        self._columns = self._make_columns()
-        self._best_id = self._find_best()
-        self.endResetModel()
-
-    def update_record(self, record: ExperimentRecord) -> None:
-        """A record changed (state, figures or note)."""
-        row = self._row_of.get(record.id)
-        if row is None:
-            self.add_record(record, len(self._records))
-            return
-        old = self._records[row]
-        self._records[row] = record
-        if old.hyperparameters != record.hyperparameters and self._refresh_columns():
-            return
-        self.dataChanged.emit(self.index(row, 0), self.index(row, self.columnCount() - 1))
-        self._refresh_best()
-
-    def add_record(self, record: ExperimentRecord, row: int) -> None:
-        row = max(0, min(row, len(self._records)))
-        self.beginInsertRows(QModelIndex(), row, row)
-        self._records.insert(row, record)
-        self._reindex()
-        self.endInsertRows()
-        self._refresh_columns()
-        self._refresh_best()
-
-    def remove_record(self, experiment_id: int) -> None:
-        row = self._row_of.get(experiment_id)
-        if row is None:
-            return
-        self.beginRemoveRows(QModelIndex(), row, row)
-        del self._records[row]
-        self._reindex()
-        self.endRemoveRows()
-        self._refresh_columns()
-        self._refresh_best()
-
-    def set_order(self, order: Sequence[int]) -> None:
-        by_id = {r.id: r for r in self._records}
-        if set(order) != set(by_id):
-            return
-        self.layoutAboutToBeChanged.emit()
-        persistent = self.persistentIndexList()
-        old_ids = [self._records[p.row()].id for p in persistent]
-        self._records = [by_id[i] for i in order]
-        self._reindex()
-        self.changePersistentIndexList(
-            persistent,
-            [self.index(self._row_of[i], p.column()) for i, p in zip(old_ids, persistent,
-                                                                       strict=True)],
-        )
-        self.layoutChanged.emit()
-
-    # -- queries ---------------------------------------------------------------------------
-    def record_at(self, row: int) -> ExperimentRecord:
-        return self._records[row]
-
-    def row_of(self, experiment_id: int) -> int | None:
-        return self._row_of.get(experiment_id)
-
-    def records(self) -> list[ExperimentRecord]:
-        return list(self._records)
 
     @property
     def best_id(self) -> int | None:
@@ -219,9 +149,6 @@ class ResultsModel(QAbstractTableModel):
         return [c.key for c in self._columns]
 
     # -- Qt model API ----------------------------------------------------------------------
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(self._records)
-
     def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
         return 0 if parent.isValid() else len(self._columns)
 
@@ -291,9 +218,22 @@ class ResultsModel(QAbstractTableModel):
         self.noteEdited.emit(self._records[index.row()].id, str(value))
         return True
 
-    # -- internals -------------------------------------------------------------------------
-    def _reindex(self) -> None:
-        self._row_of = {r.id: row for row, r in enumerate(self._records)}
+    # -- hooks and internals ---------------------------------------------------------------
+    def _records_reset(self) -> None:
+        self._columns = self._make_columns()
+        self._best_id = self._find_best()
+
+    def _records_changed(self) -> None:
+        self._refresh_columns()
+        self._refresh_best()
+
+    def _record_replaced(self, old: ExperimentRecord, new: ExperimentRecord) -> bool:
+        if old.hyperparameters != new.hyperparameters and self._refresh_columns():
+            return True
+        row = self._row_of[new.id]
+        self.dataChanged.emit(self.index(row, 0), self.index(row, self.columnCount() - 1))
+        self._refresh_best()
+        return True
 
     def _make_columns(self) -> list[Column]:
         varying = differing_fields([r.hyperparameters for r in self._records])

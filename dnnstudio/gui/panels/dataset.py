@@ -30,14 +30,12 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
-    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QMessageBox,
     QProgressBar,
     QPushButton,
-    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -49,6 +47,7 @@ from dnnstudio.core.data.registry import DatasetInfo, list_datasets
 from dnnstudio.core.data.spec import DatasetSpec
 from dnnstudio.core.errors import DataError, DnnStudioError
 from dnnstudio.gui.palette import class_color
+from dnnstudio.gui.widgets import fill_with_scrolling
 
 __all__ = ["DatasetPanel", "read_header"]
 
@@ -197,14 +196,7 @@ class DatasetPanel(QWidget):
         column.addWidget(self._build_view())
         column.addStretch(1)
 
-        scroll = QScrollArea()
-        scroll.setWidget(content)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
+        fill_with_scrolling(self, content)
 
         self.setAcceptDrops(True)
         self._on_source_changed()

@@ -31,7 +31,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMenu,
     QPushButton,
-    QScrollArea,
     QSizePolicy,
     QSpinBox,
     QToolButton,
@@ -49,6 +48,7 @@ from dnnstudio.core.hyperparams import (
     Hyperparameters,
 )
 from dnnstudio.gui.tooltips import TOOLTIPS
+from dnnstudio.gui.widgets import fill_with_scrolling
 
 __all__ = ["HyperparameterEditor"]
 
@@ -351,14 +351,7 @@ class HyperparameterEditor(QWidget):
         column.addWidget(self._build_advanced())
         column.addStretch(1)
 
-        scroll = QScrollArea()
-        scroll.setWidget(content)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
+        fill_with_scrolling(self, content)
 
         for name, label in self._labels.items():
             label.setToolTip(TOOLTIPS[name])
