@@ -502,8 +502,10 @@ class _Trainer:
                 else:
                     rows = perm[start:stop]
                     Xb, Yb = xb[: stop - start], yb[: stop - start]
-                    np.take(self.X, rows, axis=0, out=Xb)
-                    np.take(self.Y, rows, axis=0, out=Yb)
+                    # mode="clip" skips the bounds check that makes the default mode
+                    # nearly three times slower; a permutation is always in bounds.
+                    np.take(self.X, rows, axis=0, out=Xb, mode="clip")
+                    np.take(self.Y, rows, axis=0, out=Yb, mode="clip")
                 Z = net.forward(Xb, dropout_rng=self.dropout_rng)
                 outputs[start:stop] = Z
                 net.output.gradient(Z, Yb, 1.0 / (stop - start))

@@ -190,3 +190,44 @@ def test_saturated_outputs_give_finite_costs() -> None:
     loss, hits = net.output.evaluate(Z, Y, np.array([0, 1]))
     assert float(loss) == pytest.approx(400.0, rel=1e-5)
     assert int(hits) == 0
+
+
+def _textbook(name: str, theta: np.ndarray, grads: list[np.ndarray], alpha: float,
+              b: float = 0.9, b1: float = 0.9, b2: float = 0.999,
+              eps: float = 1e-8) -> np.ndarray:
+    """The course's update rules, written out plainly."""
+    theta = theta.copy()
+    v = np.zeros_like(theta)
+    s = np.zeros_like(theta)
+    for t, g in enumerate(grads, start=1):
+        if name == "gd":
+            theta -= alpha * g
+        elif name == "momentum":
+            v = b * v + (1 - b) * g
+            theta -= alpha * v
+        elif name == "rmsprop":
+            s = b2 * s + (1 - b2) * g**2
+            theta -= alpha * g / (np.sqrt(s) + eps)
+        else:
+            v = b1 * v + (1 - b1) * g
+            s = b2 * s + (1 - b2) * g**2
+            theta -= alpha * (v / (1 - b1**t)) / (np.sqrt(s / (1 - b2**t)) + eps)
+    return theta
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+@pytest.mark.parametrize("betas", [(0.9, 0.9, 0.999), (0.0, 0.5, 0.0), (0.99, 0.0, 0.9)])
+def test_optimizers_follow_the_textbook_over_many_steps(
+    name: str, betas: tuple[float, float, float]
+) -> None:
+    rng = np.random.default_rng(11)
+    theta0 = rng.standard_normal(50)
+    grads = [rng.standard_normal(50) for _ in range(25)]
+    b, b1, b2 = betas
+    hp = Hyperparameters(optimizer=name, beta=b, beta1=b1, beta2=b2)
+    opt = make_optimizer(hp, 50, np.dtype("float64"))
+    theta = theta0.copy()
+    for g in grads:
+        opt.step(theta, g, 0.05)
+    expected = _textbook(name, theta0, grads, 0.05, b=b, b1=b1, b2=b2)
+    np.testing.assert_allclose(theta, expected, rtol=1e-10, atol=1e-12)
