@@ -16,10 +16,10 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -83,6 +83,54 @@ HISTORY_FIELDS = (
     "learning_rate",
     "elapsed_s",
 )
+
+
+EPOCH_COLUMNS = ("epoch", *HISTORY_FIELDS)
+"""Columns of an :class:`EpochRows` array."""
+
+
+class EpochRows(Sequence[EpochRecord]):
+    """Many epochs' records as one ``(k, 7)`` float array (columns :data:`EPOCH_COLUMNS`).
+
+    It is a sequence of :class:`EpochRecord` (built on access), but it crosses a process
+    boundary and feeds plots and histories as a single array: a tiny network trains tens of
+    thousands of epochs a second, and an object per epoch would cost more to send and unpack
+    than the training itself.
+    """
+
+    __slots__ = ("array",)
+
+    def __init__(self, array: np.ndarray) -> None:
+        array = np.asarray(array, dtype=np.float64).reshape(-1, len(EPOCH_COLUMNS))
+        array.flags.writeable = False
+        self.array = array
+
+    @classmethod
+    def from_records(cls, records: Sequence[EpochRecord]) -> EpochRows:
+        if isinstance(records, EpochRows):
+            return records
+        return cls(np.array([(r.epoch, r.train_cost, r.val_cost, r.train_metric,
+                              r.val_metric, r.learning_rate, r.elapsed_s) for r in records],
+                            dtype=np.float64).reshape(-1, len(EPOCH_COLUMNS)))
+
+    def __len__(self) -> int:
+        return int(self.array.shape[0])
+
+    @overload
+    def __getitem__(self, index: int) -> EpochRecord: ...
+    @overload
+    def __getitem__(self, index: slice) -> EpochRows: ...
+    def __getitem__(self, index: int | slice) -> EpochRecord | EpochRows:
+        if isinstance(index, slice):
+            return EpochRows(self.array[index])
+        row = self.array[index]
+        return EpochRecord(int(row[0]), *(float(v) for v in row[1:]))
+
+    def __reduce__(self) -> tuple[type[EpochRows], tuple[np.ndarray]]:
+        return (EpochRows, (np.array(self.array),))
+
+    def __repr__(self) -> str:
+        return f"EpochRows({len(self)} epochs)"
 
 
 @dataclass(frozen=True, eq=False)

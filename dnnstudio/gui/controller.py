@@ -286,7 +286,7 @@ class SessionController(QObject):
         if isinstance(event, runs_queue.ProgressAppended):
             if writer is not None:
                 writer.append_history(event.experiment_id, event.records)
-            self.progressAppended.emit(event.experiment_id, tuple(event.records))
+            self.progressAppended.emit(event.experiment_id, event.records)
         elif isinstance(event, runs_queue.ParametersSnapshot):
             self.parametersUpdated.emit(event.experiment_id, event.epoch, event.params)
         elif isinstance(event, runs_queue.RecordChanged):

@@ -10,6 +10,7 @@ them itself, and a job that cannot even be built fails in the worker like any ot
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -75,7 +76,8 @@ class Progress:
     """
 
     experiment_id: int
-    records: tuple[EpochRecord, ...]
+    records: Sequence[EpochRecord]
+    """Usually an :class:`~dnnstudio.core.training.EpochRows`: one array for all of them."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -108,7 +108,7 @@ class ProgressAppended:
     history."""
 
     experiment_id: int
-    records: tuple[EpochRecord, ...]
+    records: Sequence[EpochRecord]
 
 
 @dataclass(frozen=True, slots=True)
@@ -498,7 +498,7 @@ class ExperimentQueue:
             elif isinstance(message, Progress):
                 if message.records:
                     self._set(record.progressed(message.records))
-                    self._emit(ProgressAppended(record.id, tuple(message.records)))
+                    self._emit(ProgressAppended(record.id, message.records))
             elif isinstance(message, Snapshot):
                 self._emit(ParametersSnapshot(record.id, message.epoch, message.params))
             elif isinstance(message, Finished):

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..core.hyperparams import Hyperparameters
-from ..core.training import HISTORY_FIELDS, EpochRecord, TrainResult, TrainStatus
+from ..core.training import HISTORY_FIELDS, EpochRecord, EpochRows, TrainResult, TrainStatus
 
 
 class ExperimentState(StrEnum):
@@ -169,9 +169,8 @@ class HistoryColumns(Mapping[str, Sequence[float]]):
                 bigger = np.empty(grown)
                 bigger[:start] = array[:start]
                 buffers.arrays[name] = bigger
-        rows = np.array([[getattr(r, name) for name in HISTORY_FIELDS] for r in records],
-                        dtype=np.float64).reshape(len(records), len(HISTORY_FIELDS))
-        for j, name in enumerate(HISTORY_FIELDS):
+        rows = EpochRows.from_records(records).array
+        for j, name in enumerate(HISTORY_FIELDS, start=1):
             buffers.arrays[name][start:stop] = rows[:, j]
         buffers.filled = stop
         return HistoryColumns(buffers, stop)

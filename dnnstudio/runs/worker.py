@@ -34,7 +34,7 @@ from ..core.data.dataset import TrainData
 from ..core.data.spec import DatasetSpec
 from ..core.errors import DnnStudioError
 from ..core.hyperparams import Hyperparameters
-from ..core.training import EpochRecord, train
+from ..core.training import EpochRecord, EpochRows, train
 from .messages import Failed, Finished, Job, Message, Progress, Snapshot, Started
 
 __all__ = [
@@ -132,7 +132,7 @@ class _Run:
 
     def flush(self, now: float | None = None) -> None:
         if self.pending:
-            records, self.pending = tuple(self.pending), []
+            records, self.pending = EpochRows.from_records(self.pending), []
             self.send(Progress(self.experiment_id, records))
         self.last_sent = time.monotonic() if now is None else now
 

@@ -15,8 +15,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..core.data.spec import DatasetSpec
-from ..core.training import EpochRecord
+from ..core.training import EpochRecord, EpochRows
 from ..runs.records import ExperimentRecord
 from .store import SessionStore
 
@@ -53,7 +55,7 @@ class SessionWriter:
         self._flush_interval = flush_interval
         self._ops: queue.Queue[Op | None] = queue.Queue()
         self._lock = threading.Lock()
-        self._pending: dict[int, list[EpochRecord]] = {}
+        self._pending: dict[int, list[Sequence[EpochRecord]]] = {}
         self._opened = threading.Event()
         self._open_error: BaseException | None = None
         self._thread = threading.Thread(
@@ -83,7 +85,8 @@ class SessionWriter:
         if not records:
             return
         with self._lock:
-            self._pending.setdefault(experiment_id, []).extend(records)
+            # Kept as they came (often one array per batch); joined on the writer thread.
+            self._pending.setdefault(experiment_id, []).append(records)
 
     def delete_experiment(self, experiment_id: int) -> None:
         with self._lock:
@@ -145,9 +148,10 @@ class SessionWriter:
     def _write_pending(self, store: SessionStore) -> None:
         with self._lock:
             pending, self._pending = self._pending, {}
-        for experiment_id, records in pending.items():
+        for experiment_id, batches in pending.items():
+            rows = EpochRows(np.concatenate([EpochRows.from_records(b).array for b in batches]))
             self._guard(functools.partial(store.append_history, experiment_id,
-                                          records[0].epoch, records))
+                                          rows[0].epoch, rows))
 
     def _guard(self, write: Callable[[], Any]) -> None:
         try:

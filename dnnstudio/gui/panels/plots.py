@@ -21,7 +21,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPalette, QPen
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 
-from ...core.training import EpochRecord
+from ...core.training import EpochRecord, EpochRows
 from ..palette import color_for
 
 FRAME_MS = 40
@@ -278,14 +278,8 @@ class CostPlotsPanel(QWidget):
         if series is None:
             self.add_experiment(experiment_id)
             series = self._series[experiment_id]
-        rows = np.array(
-            [
-                (r.epoch, r.train_cost, r.val_cost, r.train_metric, r.val_metric)
-                for r in records
-            ],
-            dtype=np.float64,
-        )
-        series.append(rows)
+        # An EpochRows already is the array: columns epoch, train cost, val cost, metrics.
+        series.append(EpochRows.from_records(records).array[:, :5])
         self._schedule_frame()
 
     def set_history(self, experiment_id: int, history: Mapping[str, Sequence[float]]) -> None:
