@@ -6,7 +6,7 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication
+from PySide6.QtCore import QCoreApplication, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -50,4 +50,7 @@ def run(session: str | None = None) -> int:
         QMessageBox.critical(None, "DNN Studio", f"DNN Studio could not start: {exc}")
         raise
     window.show()
+    # Spawning workers takes a few tens of milliseconds of this thread each: do it once the
+    # window is up, not when the first experiment is queued.
+    QTimer.singleShot(1000, window.controller.warm_up)
     return int(app.exec())

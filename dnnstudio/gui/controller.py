@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QStandardPaths, Signal
+from PySide6.QtCore import QObject, QStandardPaths, QTimer, Signal
 
 from ..core.data.spec import DatasetSpec
 from ..core.hyperparams import Hyperparameters
@@ -94,12 +94,23 @@ class SessionController(QObject):
         self.path: Path | None = None
         self.untitled = True
         self._closed = False
+        # The whole-queue progress is shown at most five times a second, whatever the
+        # number of messages.
+        self._progress_timer = QTimer(self)
+        self._progress_timer.setSingleShot(True)
+        self._progress_timer.setInterval(200)
+        self._progress_timer.timeout.connect(self._emit_progress_now)
         self._written: dict[int, tuple[ExperimentState, str, float | None]] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
         """Start relaying worker messages (call once the signals are connected)."""
         self.bridge.start()
+
+    def warm_up(self) -> None:
+        """Start the worker processes now rather than when the first experiment is queued."""
+        if not self._closed:
+            self.pool.warm_up()
 
     def shutdown(self) -> None:
         """Stop the workers, write what is pending and close the file. Idempotent."""
@@ -322,6 +333,10 @@ class SessionController(QObject):
             self.orderChanged.emit(list(event.order))
 
     def _emit_progress(self) -> None:
+        if not self._progress_timer.isActive():
+            self._progress_timer.start()
+
+    def _emit_progress_now(self) -> None:
         states = [r.state for r in self.queue.records.values()]
         running = sum(s is ExperimentState.RUNNING for s in states)
         waiting = sum(s is ExperimentState.QUEUED for s in states)

@@ -15,9 +15,12 @@ from dnnstudio.core.training import EpochRecord
 from dnnstudio.gui.palette import color_for
 from dnnstudio.gui.panels.plots import (
     DIMMED_ALPHA,
+    MAX_POINTS,
     NORMAL_WIDTH,
     SELECTED_WIDTH,
     CostPlotsPanel,
+    decimate,
+    nice_ceiling,
 )
 
 
@@ -111,7 +114,13 @@ def test_a_10000_epoch_history_renders_downsampled(qtbot: QtBot, panel: CostPlot
     panel.set_history(1, _history(10_000))
     _wait_for_frame(qtbot, panel)
     curve = panel.curves(1)["train_cost"]
-    assert len(curve.xData) == 10_000
+    # Reduced to each bin's min and max before pyqtgraph sees it: same envelope, fewer points.
+    assert len(curve.xData) <= MAX_POINTS + 2
+    assert curve.xData[0] == 1
+    assert curve.xData[-1] == 10_000
+    full = np.asarray(_history(10_000)["train_cost"])
+    assert curve.yData.max() == pytest.approx(full.max())
+    assert curve.yData.min() == pytest.approx(full.min())
 
     image = panel.graphics.grab().toImage()
     assert not image.isNull()
@@ -264,3 +273,25 @@ def test_export_png_writes_an_image(qtbot: QtBot, panel: CostPlotsPanel, tmp_pat
     sample = {image.pixel(x, y) for x in range(0, image.width(), 7)
               for y in range(0, image.height(), 7)}
     assert len(sample) > 3
+
+
+def test_decimate_keeps_the_envelope_and_order() -> None:
+    rng = np.random.default_rng(0)
+    x = np.arange(1, 100_001, dtype=float)
+    y = np.cumsum(rng.standard_normal(100_000))
+    dx, dy = decimate(x, y, 1000)
+    assert len(dx) <= 1002
+    assert np.all(np.diff(dx) > 0)
+    assert dy.max() == y.max()
+    assert dy.min() == y.min()
+    assert dx[0] == 1
+    assert dx[-1] == 100_000
+    # Each bin's extremes are kept: the reduced curve never leaves the true one.
+    np.testing.assert_array_equal(dy, y[(dx - 1).astype(int)])
+    small_x, small_y = decimate(x[:500], y[:500], 1000)
+    np.testing.assert_array_equal(small_y, y[:500])  # short curves pass through untouched
+
+
+def test_nice_ceiling() -> None:
+    assert [nice_ceiling(v) for v in (0.5, 1, 3, 10, 11, 260, 5001)] == [
+        1, 1, 5, 10, 20, 500, 10_000]

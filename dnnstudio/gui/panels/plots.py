@@ -24,7 +24,50 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QVBoxLayout, QWidget
 from ...core.training import EpochRecord, EpochRows
 from ..palette import color_for
 
-FRAME_MS = 40
+FRAME_MS = 100
+MAX_POINTS = 2000
+"""Most points handed to a curve per frame; longer curves are reduced to the min and max of
+each of ``MAX_POINTS / 2`` bins first (the same envelope, at a fraction of the drawing)."""
+
+
+def decimate(x: np.ndarray, y: np.ndarray, max_points: int = MAX_POINTS
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Peak-preserving reduction of a curve: each bin's minimum and maximum, in order.
+
+    Parameters
+    ----------
+    x, y : ndarray of shape (n,)
+        Finite values, ``x`` increasing.
+
+    Returns
+    -------
+    x, y : ndarray of shape (at most max_points + 2 plus the last partial bin,)
+    """
+    n = y.shape[0]
+    if n <= max_points:
+        return x, y
+    bins = max_points // 2
+    size = -(-n // bins)
+    whole = (n // size) * size
+    blocks = y[:whole].reshape(-1, size)
+    lo, hi = blocks.argmin(axis=1), blocks.argmax(axis=1)
+    starts = np.arange(0, whole, size)
+    first, second = np.minimum(lo, hi) + starts, np.maximum(lo, hi) + starts
+    # The ends too, so the curve starts and stops where the data does; the last, partial
+    # bin as it is.
+    index = np.unique(np.concatenate([[0], first, second, np.arange(whole, n), [n - 1]]))
+    return x[index], y[index]
+
+
+def nice_ceiling(value: float) -> float:
+    """The smallest of 1, 2, 5 times a power of ten that is at least ``value``."""
+    if value <= 1:
+        return 1.0
+    power = 10.0 ** math.floor(math.log10(value))
+    for step in (1, 2, 5, 10):
+        if step * power >= value:
+            return float(step * power)
+    return 10 * power  # pragma: no cover
 """Shortest time between two redraws (25 frames per second)."""
 
 NORMAL_WIDTH = 1.0
@@ -89,6 +132,10 @@ class _Series:
         self.data[:, :n] = data
         self.n = n
         self.dirty = True
+
+    def n_epochs(self) -> float:
+        """The last epoch held (0 when empty)."""
+        return float(self.data[0, self.n - 1]) if self.n else 0.0
 
     def row(self, index: int) -> np.ndarray:
         """A view of one row over the epochs so far, shape ``(n,)``."""
@@ -181,6 +228,8 @@ class CostPlotsPanel(QWidget):
         self.legend.addItem(self._style_samples[0], "training")
         self.legend.addItem(self._style_samples[1], "validation")
 
+        self._x_bound = 0.0
+        self.cost_plot.enableAutoRange(axis="x", enable=False)
         self._frame_timer = QTimer(self)
         self._frame_timer.setSingleShot(True)
         self._frame_timer.setInterval(FRAME_MS)
@@ -245,6 +294,7 @@ class CostPlotsPanel(QWidget):
         """Remove every experiment."""
         for experiment_id in list(self._series):
             self.remove_experiment(experiment_id)
+        self._x_bound = 0.0
 
     def experiment_ids(self) -> list[int]:
         """The experiments shown, in the order they were added."""
@@ -388,6 +438,7 @@ class CostPlotsPanel(QWidget):
     def _on_frame_due(self) -> None:
         started = time.perf_counter()
         drawn = 0
+        last_epoch = 0.0
         log_y = self.log_scale
         for series in self._series.values():
             if not series.dirty:
@@ -404,13 +455,25 @@ class CostPlotsPanel(QWidget):
                 if log_y and row in (_TRAIN_COST, _VAL_COST):
                     keep &= values > 0
                 if keep.all():
-                    curve.setData(epochs, values)
+                    curve.setData(*decimate(epochs, values))
                 else:
-                    curve.setData(epochs[keep], values[keep])
+                    curve.setData(*decimate(epochs[keep], values[keep]))
             self._place_marker(series)
+            last_epoch = max(last_epoch, series.n_epochs())
+        if drawn:
+            self._extend_x_range(last_epoch)
         self.last_frame_s = time.perf_counter() - started
         if drawn:
             self.frames_drawn += 1
+
+    def _extend_x_range(self, last_epoch: float) -> None:
+        """Grow the epoch axis in 1-2-5 steps rather than every frame: a range that changes
+        each frame makes pyqtgraph lay out the axis labels again each frame."""
+        most = max([last_epoch] + [s.n_epochs() for s in self._series.values()])
+        bound = nice_ceiling(most)
+        if bound != self._x_bound:
+            self._x_bound = bound
+            self.cost_plot.setXRange(0, bound, padding=0.02)
 
     def _place_marker(self, series: _Series) -> None:
         if series.marker is None or series.marker_text is None or series.diverged_epoch is None:

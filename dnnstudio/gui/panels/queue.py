@@ -85,9 +85,10 @@ class QueuePanel(QWidget):
         self.view.verticalHeader().hide()
         self.view.setItemDelegateForColumn(2, ProgressDelegate(self.view))
         header = self.view.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Fixed)
-        header.resizeSection(2, 110)
+        # Fixed widths: resizing to contents measures every row on every progress update.
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        for column, width in enumerate((44, 86, 110, 70)):
+            header.resizeSection(column, width)
         header.setStretchLastSection(True)
         self.view.selectionModel().selectionChanged.connect(self._on_selection)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)

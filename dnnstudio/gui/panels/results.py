@@ -166,7 +166,6 @@ class ResultsPanel(QWidget):
         self._resize_timer.setInterval(300)
         self._resize_timer.timeout.connect(self._resize_columns)
         self.model.rowsInserted.connect(self._resize_timer.start)
-        self.model.dataChanged.connect(self._resize_timer.start)
 
         self.scatter = AccuracyTimeScatter(self)
         self.scatter.experimentClicked.connect(self.select)
@@ -188,8 +187,9 @@ class ResultsPanel(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.splitter)
 
-        for signal in (self.model.dataChanged, self.model.rowsInserted, self.model.rowsRemoved,
-                       self.model.modelReset):
+        # The scatter shows finished experiments only: it changes when rows come and go or
+        # an experiment finishes, not with every epoch of a running one.
+        for signal in (self.model.rowsInserted, self.model.rowsRemoved, self.model.modelReset):
             signal.connect(self._refresh_scatter)
 
     # -- feeding ---------------------------------------------------------------------------
@@ -197,7 +197,14 @@ class ResultsPanel(QWidget):
         self.model.set_records(records)
 
     def update_record(self, record: ExperimentRecord) -> None:
+        row = self.model.row_of(record.id)
+        old = None if row is None else self.model.record_at(row)
         self.model.update_record(record)
+        if old is None or old.state is not record.state or (
+            record.state.is_finished() and old.note != record.note
+        ):
+            self._refresh_scatter()
+            self._resize_timer.start()
 
     def add_record(self, record: ExperimentRecord, row: int) -> None:
         self.model.add_record(record, row)
