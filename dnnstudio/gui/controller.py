@@ -133,8 +133,11 @@ class SessionController(QObject):
 
     # -- sessions --------------------------------------------------------------------------
     def new_session(self, dataset: DatasetSpec | None = None) -> Path:
-        """Start an empty, untitled session (kept in :attr:`session_dir` until saved)."""
-        self._require_idle("start a new session")
+        """Start an empty, untitled session (kept in :attr:`session_dir` until saved).
+
+        Experiments still running in the current session are stopped and saved as cancelled.
+        """
+        self._stop_running("a new session was started")
         self.session_dir.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%d-%H%M%S")
         path = self.session_dir / f"untitled-{stamp}{SESSION_SUFFIX}"
@@ -154,11 +157,15 @@ class SessionController(QObject):
         return path
 
     def open_session(self, path: Path | str) -> None:
-        """Open a session file; raises SessionError (file untouched) if it is not one."""
-        self._require_idle("open another session")
+        """Open a session file; raises SessionError (file untouched) if it is not one.
+
+        Experiments still running in the current session are stopped and saved as cancelled
+        (only once the file has been read: a refused file changes nothing).
+        """
         path = Path(path)
         with SessionStore.open(path) as store:
             data = store.load()
+        self._stop_running("another session was opened")
         writer = SessionWriter(path, create=False, on_error=self.errorOccurred.emit)
         self._switch_writer(writer)
         self.untitled = self._is_untitled(path)
@@ -212,14 +219,16 @@ class SessionController(QObject):
             self.writer.close()
         self.writer = writer
         self.path = writer.path
+        # What was last written belongs to the old file.
+        self._written.clear()
 
     def _is_untitled(self, path: Path) -> bool:
         return path.parent.resolve() == self.session_dir.resolve() and path.name.startswith(
             "untitled-")
 
-    def _require_idle(self, what: str) -> None:
-        if any(r.state is ExperimentState.RUNNING for r in self.queue.records.values()):
-            raise RuntimeError(f"cannot {what} while experiments are running; cancel them first")
+    def _stop_running(self, why: str) -> None:
+        """Cancel running experiments at once (their workers stop within milliseconds)."""
+        self.queue.abandon_running(f"cancelled: {why} while it was training")
 
     def writer_put_dataset(self, spec: DatasetSpec) -> None:
         if self.writer is not None:

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 from .. import __version__
 from ..core.data.dataset import Task
 from ..core.data.spec import DatasetSpec
+from ..core.errors import DnnStudioError
 from ..runs.records import ExperimentRecord, ExperimentState
 from ..sessions.export import export_csv, export_parameters_npz
 from .controller import SESSION_SUFFIX, SessionController
@@ -335,7 +336,7 @@ class MainWindow(QMainWindow):
     def export_csv(self, path: str) -> bool:
         try:
             export_csv(self.controller.records, path, dataset=self.controller.dataset)
-        except OSError as exc:
+        except (OSError, DnnStudioError) as exc:
             self._show_error(f"Could not write {path}: {exc}")
             return False
         self.statusBar().showMessage(f"Exported {len(self.controller.records)} experiments "
@@ -363,7 +364,7 @@ class MainWindow(QMainWindow):
         if path:
             try:
                 export_parameters_npz(record, path)
-            except OSError as exc:
+            except (OSError, DnnStudioError) as exc:
                 self._show_error(f"Could not write {path}: {exc}")
 
     def add_to_queue(self) -> None:
@@ -556,10 +557,8 @@ class MainWindow(QMainWindow):
             self, "Experiments are running",
             f"{len(running)} experiment(s) are training. Stop them to {what}? Finished "
             "experiments are kept.")
-        if answer != QMessageBox.StandardButton.Yes:
-            return False
-        self.controller.cancel([r.id for r in running])
-        return True
+        # The controller stops them itself when the session is replaced.
+        return answer == QMessageBox.StandardButton.Yes
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         running = self._running()

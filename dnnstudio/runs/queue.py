@@ -363,6 +363,28 @@ class ExperimentQueue:
             self.pool.cancel(experiment_id)
             self._set(record.replace(message=CANCELLING_MESSAGE))
 
+    def abandon_running(self, reason: str) -> list[int]:
+        """Stop every running experiment now, without waiting for its worker.
+
+        Each is asked to stop and marked cancelled at once with ``reason``; what its worker
+        still reports is ignored (the record is no longer running), and the worker becomes
+        free when it has stopped. Used when the session is replaced.
+
+        Returns
+        -------
+        list of int
+            The ids that were running.
+        """
+        ids = [i for i in self.order if self.records[i].state is ExperimentState.RUNNING]
+        for experiment_id in ids:
+            if experiment_id not in self._cancelling:
+                self.pool.cancel(experiment_id)
+            self._cancelling.discard(experiment_id)
+            record = self.records[experiment_id]
+            self._set(record.replace(state=ExperimentState.CANCELLED, finished_at=time.time(),
+                                     message=reason))
+        return ids
+
     def cancel_all(self) -> None:
         """Cancel every queued and running experiment."""
         for experiment_id in list(self.order):
