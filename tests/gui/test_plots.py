@@ -19,7 +19,6 @@ from dnnstudio.gui.panels.plots import (
     NORMAL_WIDTH,
     SELECTED_WIDTH,
     CostPlotsPanel,
-    decimate,
     nice_ceiling,
 )
 
@@ -275,23 +274,26 @@ def test_export_png_writes_an_image(qtbot: QtBot, panel: CostPlotsPanel, tmp_pat
     assert len(sample) > 3
 
 
-def test_decimate_keeps_the_envelope_and_order() -> None:
-    rng = np.random.default_rng(0)
-    x = np.arange(1, 100_001, dtype=float)
-    y = np.cumsum(rng.standard_normal(100_000))
-    dx, dy = decimate(x, y, 1000)
-    assert len(dx) <= 1002
-    assert np.all(np.diff(dx) > 0)
-    assert dy.max() == y.max()
-    assert dy.min() == y.min()
-    assert dx[0] == 1
-    assert dx[-1] == 100_000
-    # Each bin's extremes are kept: the reduced curve never leaves the true one.
-    np.testing.assert_array_equal(dy, y[(dx - 1).astype(int)])
-    small_x, small_y = decimate(x[:500], y[:500], 1000)
-    np.testing.assert_array_equal(small_y, y[:500])  # short curves pass through untouched
-
-
 def test_nice_ceiling() -> None:
     assert [nice_ceiling(v) for v in (0.5, 1, 3, 10, 11, 260, 5001)] == [
         1, 1, 5, 10, 20, 500, 10_000]
+
+
+def test_envelope_grows_incrementally_and_matches_a_full_reduction() -> None:
+    from dnnstudio.gui.panels.plots import Envelope
+
+    rng = np.random.default_rng(1)
+    values = np.cumsum(rng.standard_normal(50_000))
+    values[rng.integers(0, 50_000, 500)] = np.nan  # unmeasured epochs
+    drawable = np.isfinite(values)
+    envelope = Envelope(max_points=400)
+    for stop in (10, 150, 399, 401, 5_000, 20_000, 50_000):
+        index = envelope.indices(values[:stop], drawable[:stop])
+        fresh = Envelope(max_points=400).indices(values[:stop], drawable[:stop])
+        np.testing.assert_array_equal(index, fresh)  # incremental = from scratch
+        assert np.all(np.diff(index) > 0)
+        assert np.all(drawable[index])
+        assert len(index) <= 400 + 2 * 64  # bins, plus the raw tail of the last bin
+        finite = values[:stop][drawable[:stop]]
+        assert values[index].max() == finite.max()
+        assert values[index].min() == finite.min()

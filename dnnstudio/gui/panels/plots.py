@@ -30,33 +30,50 @@ MAX_POINTS = 2000
 each of ``MAX_POINTS / 2`` bins first (the same envelope, at a fraction of the drawing)."""
 
 
-def decimate(x: np.ndarray, y: np.ndarray, max_points: int = MAX_POINTS
-             ) -> tuple[np.ndarray, np.ndarray]:
-    """Peak-preserving reduction of a curve: each bin's minimum and maximum, in order.
+class Envelope:
+    """The drawable points of one growing curve, reduced incrementally.
 
-    Parameters
-    ----------
-    x, y : ndarray of shape (n,)
-        Finite values, ``x`` increasing.
-
-    Returns
-    -------
-    x, y : ndarray of shape (at most max_points + 2 plus the last partial bin,)
+    Epochs are grouped in bins of a power-of-two size, chosen so that there are at most
+    ``max_points / 2`` bins; each finished bin keeps the indices of its smallest and largest
+    drawable value, computed once. A frame then costs the new bins plus a concatenation,
+    not a pass over the whole curve; the bin size doubles (and the bins are recomputed)
+    only when the curve doubles in length.
     """
-    n = y.shape[0]
-    if n <= max_points:
-        return x, y
-    bins = max_points // 2
-    size = -(-n // bins)
-    whole = (n // size) * size
-    blocks = y[:whole].reshape(-1, size)
-    lo, hi = blocks.argmin(axis=1), blocks.argmax(axis=1)
-    starts = np.arange(0, whole, size)
-    first, second = np.minimum(lo, hi) + starts, np.maximum(lo, hi) + starts
-    # The ends too, so the curve starts and stops where the data does; the last, partial
-    # bin as it is.
-    index = np.unique(np.concatenate([[0], first, second, np.arange(whole, n), [n - 1]]))
-    return x[index], y[index]
+
+    def __init__(self, max_points: int = MAX_POINTS) -> None:
+        self.max_bins = max(1, max_points // 2)
+        self.reset()
+
+    def reset(self) -> None:
+        self.size = 1
+        self.done = 0
+        self.parts: list[np.ndarray] = []
+
+    def indices(self, values: np.ndarray, drawable: np.ndarray) -> np.ndarray:
+        """Indices into ``values`` (shape ``(n,)``) to draw; ``drawable`` marks usable ones."""
+        n = values.shape[0]
+        size = 1
+        while n > size * self.max_bins:
+            size *= 2
+        if size != self.size:
+            self.size, self.done, self.parts = size, 0, []
+        whole = n // size
+        if whole > self.done:
+            start, stop = self.done * size, whole * size
+            if size == 1:
+                self.parts.append(np.flatnonzero(drawable[start:stop]) + start)
+            else:
+                block = values[start:stop].reshape(-1, size)
+                ok = drawable[start:stop].reshape(-1, size)
+                lo = np.where(ok, block, np.inf).argmin(axis=1)
+                hi = np.where(ok, block, -np.inf).argmax(axis=1)
+                has = ok.any(axis=1)
+                base = np.arange(self.done, whole)[has] * size
+                pair = np.sort(np.stack([lo[has], hi[has]], axis=1), axis=1) + base[:, None]
+                self.parts.append(np.unique(pair.ravel()))
+            self.done = whole
+        tail = np.flatnonzero(drawable[whole * size:]) + whole * size
+        return np.concatenate([*self.parts, tail]) if self.parts else tail
 
 
 def nice_ceiling(value: float) -> float:
@@ -105,6 +122,7 @@ class _Series:
         self.dirty = False
         self.diverged_epoch: int | None = None
         self.curves: dict[int, pg.PlotDataItem] = {}
+        self.envelopes: dict[int, Envelope] = {}
         self.marker: pg.PlotDataItem | None = None
         self.marker_text: pg.TextItem | None = None
 
@@ -132,6 +150,8 @@ class _Series:
         self.data[:, :n] = data
         self.n = n
         self.dirty = True
+        for envelope in self.envelopes.values():
+            envelope.reset()
 
     def n_epochs(self) -> float:
         """The last epoch held (0 when empty)."""
@@ -448,16 +468,14 @@ class CostPlotsPanel(QWidget):
             epochs = series.row(_EPOCH)
             for row, curve in series.curves.items():
                 values = series.row(row)
-                # Drop what cannot be drawn instead of passing NaN: peak downsampling takes
-                # max/min over blocks, so one NaN would blank a whole block, and unmeasured
-                # validation epochs would break the line into dots.
+                # Drop what cannot be drawn instead of passing NaN: unmeasured validation
+                # epochs would break the line into dots, and a NaN would blank a whole bin.
                 keep = np.isfinite(values)
                 if log_y and row in (_TRAIN_COST, _VAL_COST):
                     keep &= values > 0
-                if keep.all():
-                    curve.setData(*decimate(epochs, values))
-                else:
-                    curve.setData(*decimate(epochs[keep], values[keep]))
+                envelope = series.envelopes.setdefault(row, Envelope())
+                index = envelope.indices(values, keep)
+                curve.setData(epochs[index], values[index])
             self._place_marker(series)
             last_epoch = max(last_epoch, series.n_epochs())
         if drawn:
@@ -541,6 +559,8 @@ class CostPlotsPanel(QWidget):
         # Costs of 0 have no logarithm: the curves are filtered again for the new axis.
         for series in self._series.values():
             series.dirty = True
+            for envelope in series.envelopes.values():
+                envelope.reset()
         self._on_frame_due()
         self.logScaleToggled.emit(on)
 
