@@ -80,7 +80,7 @@ from .. import __version__
 from ..core.data.spec import DatasetSpec
 from ..core.errors import DnnStudioError
 from ..core.hyperparams import Hyperparameters
-from ..core.training import HISTORY_FIELDS
+from ..core.training import HISTORY_FIELDS, EpochRows
 from ..runs.records import ExperimentRecord, ExperimentState, Params
 
 SUFFIX = ".dnnsession"
@@ -765,15 +765,18 @@ class SessionStore:
         """
         if not rows:
             return
-        values = []
-        for offset, row in enumerate(rows):
-            if row.epoch != first_epoch + offset:
-                raise ValueError(
-                    f"history rows must be epochs {first_epoch}, {first_epoch + 1}, ...; "
-                    f"row {offset} is epoch {row.epoch}"
-                )
-            values.append((int(experiment_id), int(row.epoch),
-                           *(_real(getattr(row, name)) for name in HISTORY_FIELDS)))
+        if isinstance(rows, EpochRows):
+            values = self._rows_from_array(experiment_id, first_epoch, rows.array)
+        else:
+            values = []
+            for offset, row in enumerate(rows):
+                if row.epoch != first_epoch + offset:
+                    raise ValueError(
+                        f"history rows must be epochs {first_epoch}, {first_epoch + 1}, ...; "
+                        f"row {offset} is epoch {row.epoch}"
+                    )
+                values.append((int(experiment_id), int(row.epoch),
+                               *(_real(getattr(row, name)) for name in HISTORY_FIELDS)))
         last = first_epoch + len(rows) - 1
         with self._write(f"the history of experiment {experiment_id}") as db:
             found = db.execute("UPDATE experiments SET epochs_run = MAX(epochs_run, ?) "
@@ -783,6 +786,27 @@ class SessionStore:
                     f"experiment {experiment_id} is not in the session; put_experiment() it first"
                 )
             db.executemany(_INSERT_HISTORY, values)
+
+    @staticmethod
+    def _rows_from_array(experiment_id: int, first_epoch: int,
+                         array: np.ndarray) -> list[tuple[Any, ...]]:
+        """Rows for the history table from an ``(k, 7)`` EpochRows array, without an object
+        per epoch: a small network reports tens of thousands of epochs a second."""
+        epochs = array[:, 0]
+        expected = np.arange(first_epoch, first_epoch + len(epochs))
+        if not np.array_equal(epochs, expected):
+            offset = int(np.argmax(epochs != expected))
+            raise ValueError(
+                f"history rows must be epochs {first_epoch}, {first_epoch + 1}, ...; "
+                f"row {offset} is epoch {epochs[offset]:g}"
+            )
+        table = np.empty((len(epochs), 2 + len(HISTORY_FIELDS)), dtype=object)
+        table[:, 0] = int(experiment_id)
+        table[:, 1] = expected.tolist()
+        values = array[:, 1:].astype(object)
+        values[np.isnan(array[:, 1:])] = None  # NaN is stored as NULL
+        table[:, 2:] = values
+        return [tuple(row) for row in table.tolist()]
 
     def put_history(self, record: ExperimentRecord) -> None:
         """Replace an experiment's stored history with the record's whole history."""

@@ -522,3 +522,24 @@ def test_a_killed_writer_loses_only_its_open_transaction(session_path: Path) -> 
     assert running.history["train_cost"][2:] == [1 / e for e in range(3, 53)]
     assert_same_record(data.records[0], records[0])  # the finished experiment is intact
     assert os.listdir(session_path.parent) == [session_path.name]
+
+
+def test_append_history_from_an_array_equals_from_records(tmp_path: Path) -> None:
+    """The array fast path stores exactly what the per-record path stores."""
+    from dnnstudio.core.training import EpochRows
+
+    records = [EpochRecord(e, 1.0 / e, math.nan if e % 2 else 0.5, 0.25, math.nan, 0.01,
+                           0.1 * e) for e in range(1, 6)]
+    stores = []
+    for name, rows in (("a", records), ("b", EpochRows.from_records(records))):
+        store = SessionStore.create(tmp_path / f"{name}.dnnsession")
+        store.put_experiment(ExperimentRecord(id=1, hyperparameters=Hyperparameters()))
+        store.append_history(1, 1, rows)
+        stores.append(store.load().records[0].history)
+        store.close()
+    for field in stores[0]:
+        assert list(stores[0][field]) == pytest.approx(list(stores[1][field]), nan_ok=True)
+    with SessionStore.create(tmp_path / "c.dnnsession") as store:
+        store.put_experiment(ExperimentRecord(id=1, hyperparameters=Hyperparameters()))
+        with pytest.raises(ValueError, match="row 0 is epoch 1"):
+            store.append_history(1, 2, EpochRows.from_records(records))
