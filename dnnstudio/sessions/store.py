@@ -67,7 +67,7 @@ import threading
 import time
 import uuid
 import zipfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -765,17 +765,19 @@ class SessionStore:
         """
         if not rows:
             return
+        values: Iterable[tuple[Any, ...]]
         if isinstance(rows, EpochRows):
             values = self._rows_from_array(experiment_id, first_epoch, rows.array)
         else:
-            values = []
+            listed: list[tuple[Any, ...]] = []
+            values = listed
             for offset, row in enumerate(rows):
                 if row.epoch != first_epoch + offset:
                     raise ValueError(
                         f"history rows must be epochs {first_epoch}, {first_epoch + 1}, ...; "
                         f"row {offset} is epoch {row.epoch}"
                     )
-                values.append((int(experiment_id), int(row.epoch),
+                listed.append((int(experiment_id), int(row.epoch),
                                *(_real(getattr(row, name)) for name in HISTORY_FIELDS)))
         last = first_epoch + len(rows) - 1
         with self._write(f"the history of experiment {experiment_id}") as db:
@@ -789,9 +791,14 @@ class SessionStore:
 
     @staticmethod
     def _rows_from_array(experiment_id: int, first_epoch: int,
-                         array: np.ndarray) -> list[tuple[Any, ...]]:
-        """Rows for the history table from an ``(k, 7)`` EpochRows array, without an object
-        per epoch: a small network reports tens of thousands of epochs a second."""
+                         array: np.ndarray) -> Iterator[tuple[Any, ...]]:
+        """Rows for the history table from a ``(k, 7)`` EpochRows array.
+
+        A small network reports tens of thousands of epochs a second. The rows are made a
+        thousand at a time as SQLite takes them, so they die young: a list of them all would
+        survive into the garbage collector's older generations and trigger full collections
+        that stall every thread of the window.
+        """
         epochs = array[:, 0]
         expected = np.arange(first_epoch, first_epoch + len(epochs))
         if not np.array_equal(epochs, expected):
@@ -800,13 +807,15 @@ class SessionStore:
                 f"history rows must be epochs {first_epoch}, {first_epoch + 1}, ...; "
                 f"row {offset} is epoch {epochs[offset]:g}"
             )
-        table = np.empty((len(epochs), 2 + len(HISTORY_FIELDS)), dtype=object)
-        table[:, 0] = int(experiment_id)
-        table[:, 1] = expected.tolist()
-        values = array[:, 1:].astype(object)
-        values[np.isnan(array[:, 1:])] = None  # NaN is stored as NULL
-        table[:, 2:] = values
-        return [tuple(row) for row in table.tolist()]
+        ident = int(experiment_id)
+
+        def rows() -> Iterator[tuple[Any, ...]]:
+            for start in range(0, len(array), 1000):
+                for row in array[start : start + 1000].tolist():
+                    # NaN (v != v) is stored as NULL.
+                    yield (ident, int(row[0]), *(None if v != v else v for v in row[1:]))
+
+        return rows()
 
     def put_history(self, record: ExperimentRecord) -> None:
         """Replace an experiment's stored history with the record's whole history."""
