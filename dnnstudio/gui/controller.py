@@ -318,7 +318,12 @@ class SessionController(QObject):
             if writer is not None and self._written.get(record.id) != key:
                 self._written[record.id] = key
                 writer.put_experiment(record)
-                if record.state.is_finished() or record.state is ExperimentState.RUNNING:
+                # The whole history is written when a run starts afresh (clearing a previous
+                # run's) and when it ends; in between, epochs go by append_history only, since
+                # a history written in the middle could overtake epochs still buffered.
+                if record.state.is_finished() or (
+                    record.state is ExperimentState.RUNNING and record.epochs_run == 0
+                ):
                     writer.put_history(record)
             self.recordChanged.emit(record)
             self._emit_progress()

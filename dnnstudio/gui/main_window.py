@@ -82,6 +82,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.plots)
         self.plots.setMinimumWidth(420)
 
+        self._syncing: DatasetSpec | None = None
+        """The session's dataset while the data panel loads it for a new or opened session."""
         self.docks: dict[str, QDockWidget] = {}
         left, right, bottom = (Qt.DockWidgetArea.LeftDockWidgetArea,
                                Qt.DockWidgetArea.RightDockWidgetArea,
@@ -449,6 +451,12 @@ class MainWindow(QMainWindow):
 
     # -- data and hyperparameters ----------------------------------------------------------
     def _on_dataset_chosen(self, spec: DatasetSpec) -> None:
+        if self._syncing is not None:
+            # The panel is loading what the session holds (a new or opened session): a load
+            # of anything else that finishes meanwhile is stale, not the user's choice.
+            if spec != self._syncing:
+                return
+            self._syncing = None
         if spec == self.controller.dataset:
             self._after_dataset_loaded()
             return
@@ -470,8 +478,10 @@ class MainWindow(QMainWindow):
 
     def _on_controller_dataset(self, spec: DatasetSpec) -> None:
         if self.dataset_panel.spec() != spec:
+            self._syncing = spec
             self.dataset_panel.set_spec(spec)
         else:
+            self._syncing = None
             self._after_dataset_loaded()
 
     def _after_dataset_loaded(self) -> None:

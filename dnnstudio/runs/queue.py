@@ -194,6 +194,10 @@ class ExperimentQueue:
         """Ask running experiments for their parameters this often (None: never)."""
         self._next_id = 1
         self._cancelling: set[int] = set()
+        # Ids of runs abandoned when their session was replaced, whose workers have not yet
+        # said how they ended. Messages about them are ignored, and an experiment with the
+        # same id (ids restart in every session) waits until that last message is in.
+        self._abandoned: set[int] = set()
         # The experiments the overall progress bar is about: those queued since the queue
         # was last idle, so it goes from 0 to 1 over each batch of work.
         self._batch: set[int] = set()
@@ -380,6 +384,7 @@ class ExperimentQueue:
             if experiment_id not in self._cancelling:
                 self.pool.cancel(experiment_id)
             self._cancelling.discard(experiment_id)
+            self._abandoned.add(experiment_id)
             record = self.records[experiment_id]
             self._set(record.replace(state=ExperimentState.CANCELLED, finished_at=time.time(),
                                      message=reason))
@@ -491,6 +496,8 @@ class ExperimentQueue:
             record = self.records.get(experiment_id)
             if record is None or record.state is not ExperimentState.QUEUED:
                 continue
+            if experiment_id in self._abandoned:
+                continue
             if self.pool.idle_count() <= 0:
                 return
             try:
@@ -510,6 +517,10 @@ class ExperimentQueue:
     def handle(self, messages: Iterable[Message]) -> None:
         """Apply the workers' messages to the records, then start what may start."""
         for message in messages:
+            if message.experiment_id in self._abandoned:
+                if isinstance(message, Finished | Failed):
+                    self._abandoned.discard(message.experiment_id)
+                continue
             record = self.records.get(message.experiment_id)
             # Messages about experiments that are not running here (a stale report after a
             # session was replaced) change nothing.

@@ -11,7 +11,9 @@ from __future__ import annotations
 import functools
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +28,21 @@ Op = Callable[[SessionStore], Any]
 ErrorHandler = Callable[[str], None]
 
 
+@dataclass(frozen=True)
+class _Append:
+    """Epochs of a running experiment, queued like any other write."""
+
+    experiment_id: int
+    records: Sequence[EpochRecord]
+
+
 class SessionWriter:
     """A session store driven from one background thread.
+
+    Every write is queued and done in the order it was asked for; epochs of running
+    experiments are gathered for up to ``flush_interval`` seconds into one transaction, but
+    never past a write that was asked for after them (so a history that is replaced is
+    replaced after, never before, the epochs that came ahead of it).
 
     Parameters
     ----------
@@ -39,7 +54,7 @@ class SessionWriter:
         Called (on the writer thread) with a one-line message when a write fails, e.g. on a
         full or read-only disk. Writing goes on; what failed stays in memory.
     flush_interval : float
-        Longest time, in seconds, that buffered history waits before it is written.
+        Longest time, in seconds, that epochs wait before they are written.
     """
 
     def __init__(
@@ -53,9 +68,7 @@ class SessionWriter:
         self.path = Path(path)
         self._on_error = on_error
         self._flush_interval = flush_interval
-        self._ops: queue.Queue[Op | None] = queue.Queue()
-        self._lock = threading.Lock()
-        self._pending: dict[int, list[Sequence[EpochRecord]]] = {}
+        self._ops: queue.Queue[Op | _Append | None] = queue.Queue()
         self._opened = threading.Event()
         self._open_error: BaseException | None = None
         self._thread = threading.Thread(
@@ -75,22 +88,15 @@ class SessionWriter:
         self._submit(lambda store: store.put_experiment(record))
 
     def put_history(self, record: ExperimentRecord) -> None:
-        """Write a record's whole history (after it finished), replacing buffered epochs."""
-        with self._lock:
-            self._pending.pop(record.id, None)
+        """Write a record's whole history, replacing what is stored."""
         self._submit(lambda store: store.put_history(record))
 
     def append_history(self, experiment_id: int, records: Sequence[EpochRecord]) -> None:
-        """Buffer new epochs of a running experiment; they are written within a second."""
-        if not records:
-            return
-        with self._lock:
-            # Kept as they came (often one array per batch); joined on the writer thread.
-            self._pending.setdefault(experiment_id, []).append(records)
+        """Add epochs of a running experiment; they are written within ``flush_interval``."""
+        if records:
+            self._submit(_Append(experiment_id, records))
 
     def delete_experiment(self, experiment_id: int) -> None:
-        with self._lock:
-            self._pending.pop(experiment_id, None)
         self._submit(lambda store: store.delete_experiment(experiment_id))
 
     def put_order(self, ids: Sequence[int]) -> None:
@@ -102,7 +108,7 @@ class SessionWriter:
         self._submit(op)
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Wait until everything submitted so far, buffered history included, is written."""
+        """Wait until everything submitted so far is written."""
         done = threading.Event()
         self._submit(lambda store: done.set())
         return done.wait(timeout)
@@ -115,7 +121,7 @@ class SessionWriter:
         self._thread.join(timeout)
 
     # -- the thread ------------------------------------------------------------------------
-    def _submit(self, op: Op) -> None:
+    def _submit(self, op: Op | _Append) -> None:
         if not self._thread.is_alive():
             raise RuntimeError("the session writer is closed")
         self._ops.put(op)
@@ -129,29 +135,37 @@ class SessionWriter:
             self._opened.set()
             return
         self._opened.set()
+        epochs: dict[int, list[Sequence[EpochRecord]]] = {}
+        deadline = 0.0
         try:
             while True:
+                timeout = max(0.0, deadline - time.monotonic()) if epochs else None
                 try:
-                    op = self._ops.get(timeout=self._flush_interval)
+                    op = self._ops.get(timeout=timeout)
                 except queue.Empty:
-                    self._write_pending(store)
+                    self._write_epochs(store, epochs)
                     continue
-                # History first, so an op that depends on it (flush, put_history) sees it.
-                self._write_pending(store)
+                if isinstance(op, _Append):
+                    if not epochs:
+                        deadline = time.monotonic() + self._flush_interval
+                    epochs.setdefault(op.experiment_id, []).append(op.records)
+                    continue
+                # Epochs asked for before this write go first.
+                self._write_epochs(store, epochs)
                 if op is None:
                     break
                 self._guard(functools.partial(op, store))
         finally:
-            self._write_pending(store)
-            self._guard(lambda: store.close())
+            self._write_epochs(store, epochs)
+            self._guard(store.close)
 
-    def _write_pending(self, store: SessionStore) -> None:
-        with self._lock:
-            pending, self._pending = self._pending, {}
-        for experiment_id, batches in pending.items():
+    def _write_epochs(self, store: SessionStore,
+                      epochs: dict[int, list[Sequence[EpochRecord]]]) -> None:
+        for experiment_id, batches in epochs.items():
             rows = EpochRows(np.concatenate([EpochRows.from_records(b).array for b in batches]))
             self._guard(functools.partial(store.append_history, experiment_id,
                                           rows[0].epoch, rows))
+        epochs.clear()
 
     def _guard(self, write: Callable[[], Any]) -> None:
         try:

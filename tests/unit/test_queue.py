@@ -442,3 +442,23 @@ def test_abandon_running_cancels_at_once_and_ignores_late_reports(
     queue.handle(executor.poll(0))
     assert queue.records[first.id].state is ExperimentState.CANCELLED
     assert queue.records[third.id].state is ExperimentState.QUEUED
+
+
+def test_a_new_session_waits_for_an_abandoned_run_with_the_same_id(
+    queue: ExperimentQueue, executor: FakeExecutor, results: dict[str, TrainResult]
+) -> None:
+    old = queue.add(HP)
+    assert queue.records[old.id].state is ExperimentState.RUNNING
+    queue.abandon_running("cancelled: another session was opened")
+    queue.load([], [], dataset=DatasetSpec(name="moons"))
+    new = queue.add(HP)
+    assert new.id == old.id  # ids start again in the new session
+    assert executor.submitted == [old.id]  # not started while the old run may still report
+    assert queue.records[new.id].state is ExperimentState.QUEUED
+    # The old worker's answer arrives: it is not applied to the new experiment...
+    executor.outbox.append(Finished(old.id, results["completed"]))
+    queue.handle(executor.poll(0))
+    # ... and only then does the new one start.
+    assert executor.submitted == [old.id, new.id]
+    assert queue.records[new.id].state is ExperimentState.RUNNING
+    assert queue.records[new.id].epochs_run == 0
