@@ -82,8 +82,6 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.plots)
         self.plots.setMinimumWidth(420)
 
-        self._syncing: DatasetSpec | None = None
-        """The session's dataset while the data panel loads it for a new or opened session."""
         self.docks: dict[str, QDockWidget] = {}
         left, right, bottom = (Qt.DockWidgetArea.LeftDockWidgetArea,
                                Qt.DockWidgetArea.RightDockWidgetArea,
@@ -451,12 +449,8 @@ class MainWindow(QMainWindow):
 
     # -- data and hyperparameters ----------------------------------------------------------
     def _on_dataset_chosen(self, spec: DatasetSpec) -> None:
-        if self._syncing is not None:
-            # The panel is loading what the session holds (a new or opened session): a load
-            # of anything else that finishes meanwhile is stale, not the user's choice.
-            if spec != self._syncing:
-                return
-            self._syncing = None
+        # The panel reports only its latest request (older loads are discarded), so this is
+        # either the session's own dataset coming back or the user's new choice.
         if spec == self.controller.dataset:
             self._after_dataset_loaded()
             return
@@ -478,10 +472,8 @@ class MainWindow(QMainWindow):
 
     def _on_controller_dataset(self, spec: DatasetSpec) -> None:
         if self.dataset_panel.spec() != spec:
-            self._syncing = spec
             self.dataset_panel.set_spec(spec)
         else:
-            self._syncing = None
             self._after_dataset_loaded()
 
     def _after_dataset_loaded(self) -> None:
