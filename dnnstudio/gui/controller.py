@@ -178,6 +178,9 @@ class SessionController(QObject):
         self.sessionLoaded.emit()
         self.datasetChanged.emit(spec)
         self.pathChanged.emit(str(path))
+        # Experiments that were waiting in the queue when the file was saved go on waiting
+        # their turn: the queue runs unless the user paused it.
+        self.queue.dispatch()
         self._emit_progress()
 
     def save_as(self, path: Path | str) -> None:

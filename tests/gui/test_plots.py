@@ -297,3 +297,4 @@ def test_envelope_grows_incrementally_and_matches_a_full_reduction() -> None:
         finite = values[:stop][drawable[:stop]]
         assert values[index].max() == finite.max()
         assert values[index].min() == finite.min()
+        assert index[-1] == np.flatnonzero(drawable[:stop])[-1]  # ends at the newest epoch

@@ -73,7 +73,12 @@ class Envelope:
                 self.parts.append(np.unique(pair.ravel()))
             self.done = whole
         tail = np.flatnonzero(drawable[whole * size:]) + whole * size
-        return np.concatenate([*self.parts, tail]) if self.parts else tail
+        index = np.concatenate([*self.parts, tail]) if self.parts else tail
+        # The curve ends at its newest drawable epoch, even when a bin's extremes lie before.
+        last = np.flatnonzero(drawable[max(0, n - size):]) + max(0, n - size)
+        if len(last) and (len(index) == 0 or index[-1] != last[-1]):
+            index = np.append(index, last[-1])
+        return index
 
 
 def nice_ceiling(value: float) -> float:
