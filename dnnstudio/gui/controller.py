@@ -15,10 +15,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PySide6.QtCore import QObject, QStandardPaths, QTimer, Signal
 
 from ..core.data.spec import DatasetSpec
 from ..core.hyperparams import Hyperparameters
+from ..core.training import HISTORY_FIELDS, EpochRows
 from ..runs import queue as runs_queue
 from ..runs.pool import WorkerPool
 from ..runs.queue import ExperimentQueue
@@ -101,6 +103,8 @@ class SessionController(QObject):
         self._progress_timer.setInterval(200)
         self._progress_timer.timeout.connect(self._emit_progress_now)
         self._written: dict[int, tuple[ExperimentState, str, float | None]] = {}
+        # The last epoch sent to the file for each running experiment.
+        self._appended: dict[int, int] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -224,6 +228,7 @@ class SessionController(QObject):
         self.path = writer.path
         # What was last written belongs to the old file.
         self._written.clear()
+        self._appended.clear()
 
     def _is_untitled(self, path: Path) -> bool:
         return path.parent.resolve() == self.session_dir.resolve() and path.name.startswith(
@@ -307,8 +312,9 @@ class SessionController(QObject):
     def _on_event(self, event: Any) -> None:
         writer = self.writer
         if isinstance(event, runs_queue.ProgressAppended):
-            if writer is not None:
+            if writer is not None and event.records:
                 writer.append_history(event.experiment_id, event.records)
+                self._appended[event.experiment_id] = event.records[-1].epoch
             self.progressAppended.emit(event.experiment_id, event.records)
         elif isinstance(event, runs_queue.ParametersSnapshot):
             self.parametersUpdated.emit(event.experiment_id, event.epoch, event.params)
@@ -321,13 +327,16 @@ class SessionController(QObject):
             if writer is not None and self._written.get(record.id) != key:
                 self._written[record.id] = key
                 writer.put_experiment(record)
-                # The whole history is written when a run starts afresh (clearing a previous
-                # run's) and when it ends; in between, epochs go by append_history only, since
-                # a history written in the middle could overtake epochs still buffered.
-                if record.state.is_finished() or (
-                    record.state is ExperimentState.RUNNING and record.epochs_run == 0
-                ):
+                # A run that starts afresh clears what a previous run stored; then epochs go
+                # by append_history only (a whole history written in the middle could
+                # overtake epochs still buffered), and an ending adds the epochs that were not
+                # reported as progress. Rewriting a long history at the end would hold the
+                # GIL for a second.
+                if record.state is ExperimentState.RUNNING and record.epochs_run == 0:
+                    self._appended[record.id] = 0
                     writer.put_history(record)
+                elif record.state.is_finished():
+                    self._write_missing_epochs(writer, record)
             self.recordChanged.emit(record)
             self._emit_progress()
         elif isinstance(event, runs_queue.RecordAdded):
@@ -348,6 +357,17 @@ class SessionController(QObject):
             if writer is not None:
                 writer.put_order(event.order)
             self.orderChanged.emit(list(event.order))
+
+    def _write_missing_epochs(self, writer: SessionWriter, record: ExperimentRecord) -> None:
+        done = self._appended.pop(record.id, None)
+        if done is None or done > record.epochs_run:
+            writer.put_history(record)  # not seen running here: write it whole
+            return
+        if done < record.epochs_run:
+            rows = np.column_stack([np.arange(1, record.epochs_run + 1),
+                                    *(np.asarray(record.history[name]) for name in
+                                      HISTORY_FIELDS)])
+            writer.append_history(record.id, EpochRows(rows[done:]))
 
     def _emit_progress(self) -> None:
         if not self._progress_timer.isActive():
