@@ -413,7 +413,10 @@ class MainWindow(QMainWindow):
         if record.state is ExperimentState.RUNNING and record.epochs_run == 0:
             self.plots.set_history(record.id, record.history)  # a requeued run starts afresh
         if record.state.is_finished():
-            self.plots.set_history(record.id, record.history)
+            # Curves fed by progress already hold every epoch; replacing a long one would
+            # redo its reduction for nothing.
+            if self.plots.epochs_shown(record.id) != record.epochs_run:
+                self.plots.set_history(record.id, record.history)
             if record.state is ExperimentState.DIVERGED and record.diverged_epoch:
                 self.plots.mark_diverged(record.id, record.diverged_epoch)
         if self.details.experiment_id == record.id:

@@ -325,6 +325,11 @@ class CostPlotsPanel(QWidget):
         """The experiments shown, in the order they were added."""
         return list(self._series)
 
+    def epochs_shown(self, experiment_id: int) -> int:
+        """How many epochs of an experiment the curves hold (0 if it is not shown)."""
+        series = self._series.get(experiment_id)
+        return 0 if series is None else series.n
+
     def set_label(self, experiment_id: int, label: str) -> None:
         """Change the text after "#id" in the legend."""
         series = self._series.get(experiment_id)
