@@ -101,6 +101,12 @@ class MainWindow(QMainWindow):
                              Qt.Orientation.Horizontal)
 
 
+        self._pending_rows: dict[int, ExperimentRecord] = {}
+        self._rows_timer = QTimer(self)
+        self._rows_timer.setSingleShot(True)
+        self._rows_timer.setInterval(250)
+        self._rows_timer.timeout.connect(self._flush_rows)
+
         self._build_actions()
         self._build_status_bar()
         self._wire()
@@ -388,6 +394,7 @@ class MainWindow(QMainWindow):
 
     # -- reacting to the controller --------------------------------------------------------
     def _reload_from_controller(self) -> None:
+        self._pending_rows.clear()
         records = self.controller.records
         self.queue_panel.set_records(records)
         self.results.set_records(records)
@@ -408,6 +415,18 @@ class MainWindow(QMainWindow):
         self.plots.add_experiment(record.id, label_for(record))
 
     def _on_record_changed(self, record: ExperimentRecord) -> None:
+        shown = self.queue_panel.model.row_of(record.id)
+        previous = None if shown is None else self.queue_panel.model.record_at(shown)
+        if (previous is not None and record.state is ExperimentState.RUNNING
+                and previous.state is record.state and previous.note == record.note
+                and record.epochs_run > 0):
+            # Progress alone: the rows follow a few times a second, not with each message
+            # (every update repaints two tables).
+            self._pending_rows[record.id] = record
+            if not self._rows_timer.isActive():
+                self._rows_timer.start()
+            return
+        self._pending_rows.pop(record.id, None)
         self.queue_panel.update_record(record)
         self.results.update_record(record)
         if record.state is ExperimentState.RUNNING and record.epochs_run == 0:
@@ -423,7 +442,14 @@ class MainWindow(QMainWindow):
             self.details.show_record(record)
             self._show_boundary(record)
 
+    def _flush_rows(self) -> None:
+        pending, self._pending_rows = self._pending_rows, {}
+        for record in pending.values():
+            self.queue_panel.update_record(record)
+            self.results.update_record(record)
+
     def _on_record_removed(self, experiment_id: int) -> None:
+        self._pending_rows.pop(experiment_id, None)
         self.queue_panel.remove_record(experiment_id)
         self.results.remove_record(experiment_id)
         self.plots.remove_experiment(experiment_id)
