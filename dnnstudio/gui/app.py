@@ -32,6 +32,9 @@ def create_window(session: str | None = None) -> MainWindow:
     if not opened:
         controller.new_session()
     controller.start()
+    # Spawning workers takes a few tens of milliseconds of this thread each: do it once the
+    # window is up, not when the first experiment is queued.
+    QTimer.singleShot(1000, controller.warm_up)
     return window
 
 
@@ -50,7 +53,4 @@ def run(session: str | None = None) -> int:
         QMessageBox.critical(None, "DNN Studio", f"DNN Studio could not start: {exc}")
         raise
     window.show()
-    # Spawning workers takes a few tens of milliseconds of this thread each: do it once the
-    # window is up, not when the first experiment is queued.
-    QTimer.singleShot(1000, window.controller.warm_up)
     return int(app.exec())

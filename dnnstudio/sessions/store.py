@@ -794,10 +794,10 @@ class SessionStore:
                          array: np.ndarray) -> Iterator[tuple[Any, ...]]:
         """Rows for the history table from a ``(k, 7)`` EpochRows array.
 
-        A small network reports tens of thousands of epochs a second. The rows are made one
-        at a time as SQLite takes them, so they die young: a list of them all would survive
-        into the garbage collector's older generations and trigger full collections that
-        stall every thread of the window.
+        A small network reports tens of thousands of epochs a second. The rows are made a
+        few hundred at a time as SQLite takes them, so they die young: a list of them all
+        would survive into the garbage collector's older generations and trigger full
+        collections that stall every thread of the window.
         """
         epochs = array[:, 0]
         expected = np.arange(first_epoch, first_epoch + len(epochs))
@@ -810,12 +810,12 @@ class SessionStore:
         ident = int(experiment_id)
 
         def rows() -> Iterator[tuple[Any, ...]]:
-            # One row's objects at a time, each freed before the next is made: the
-            # collector's count of live young objects stays flat.
-            for line in array:
-                row = line.tolist()
-                # NaN (v != v) is stored as NULL.
-                yield (ident, int(row[0]), *[None if v != v else v for v in row[1:]])
+            # A few hundred rows' objects at a time, freed before the next ones are made:
+            # fewer than the collector's threshold (700) are ever alive at once.
+            for start in range(0, len(array), 200):
+                for row in array[start : start + 200].tolist():
+                    # NaN (v != v) is stored as NULL.
+                    yield (ident, int(row[0]), *[None if v != v else v for v in row[1:]])
 
         return rows()
 
