@@ -240,6 +240,9 @@ class MainWindow(QMainWindow):
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
         self._layout_restored = isinstance(state, QByteArray) and self.restoreState(state)
+        results = self.settings.value("window/results")
+        if isinstance(results, QByteArray):
+            self.results.splitter.restoreState(results)
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
         super().showEvent(event)
@@ -265,6 +268,7 @@ class MainWindow(QMainWindow):
     def _save_layout(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
         self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("window/results", self.results.splitter.saveState())
 
     def recent_files(self) -> list[str]:
         value: Any = self.settings.value("recent/files", [])

@@ -109,6 +109,8 @@ class AccuracyTimeScatter(pg.PlotWidget):
         self._scatter.setData(spots)
         front = pareto_front(points)
         self._front.setData([p[0] for p in front], [p[1] for p in front])
+        # Every finished experiment in view, whatever the user zoomed to before.
+        self.getPlotItem().enableAutoRange()
 
     def _tip(self, x: float, y: float, data: Any) -> str:
         return f"#{data}: {100 * y:.1f}% in {x:.2f} s"
@@ -168,6 +170,7 @@ class ResultsPanel(QWidget):
         self.model.rowsInserted.connect(self._resize_timer.start)
 
         self.scatter = AccuracyTimeScatter(self)
+        self.scatter.setMinimumWidth(260)
         self.scatter.experimentClicked.connect(self.select)
 
         bar = QHBoxLayout()
