@@ -604,7 +604,9 @@ class _Trainer:
         val_epochs = np.empty(capacity, dtype=np.intp)
         inv_m = 1.0 / m
         X, Y = self.X, self.Y
+        theta = net.theta
         eval_every = self.eval_every
+        every_epoch = eval_every == 1
         pending = n_val = first_pending = 0
         last_flush = time.perf_counter()
         for epoch in range(hp.epochs):
@@ -621,12 +623,18 @@ class _Trainer:
             now = time.perf_counter()
             self.history[4, epoch] = lr
             self.history[5, epoch] = now - self.t0
-            if (epoch + 1) % eval_every == 0 or (self.eval_last and epoch + 1 == hp.epochs):
-                thetas[n_val] = net.theta
+            if every_epoch:
+                # Snapshot i belongs to ring slot i: the epochs are implied.
+                thetas[pending] = theta
+                n_val += 1
+            elif (epoch + 1) % eval_every == 0 or (self.eval_last and epoch + 1 == hp.epochs):
+                thetas[n_val] = theta
                 val_epochs[n_val] = epoch
                 n_val += 1
             pending += 1
             if pending == capacity or now - last_flush >= FLUSH_SECONDS:
+                if every_epoch:
+                    val_epochs[:pending] = np.arange(first_pending, first_pending + pending)
                 if not self._flush(ring[:pending], penalties[:pending], first_pending,
                                    thetas[:n_val], val_epochs[:n_val]):
                     return
@@ -634,6 +642,8 @@ class _Trainer:
                 pending = n_val = 0
                 last_flush = time.perf_counter()
         if pending:
+            if every_epoch:
+                val_epochs[:pending] = np.arange(first_pending, first_pending + pending)
             self._flush(ring[:pending], penalties[:pending], first_pending,
                         thetas[:n_val], val_epochs[:n_val])
 
