@@ -390,11 +390,6 @@ class ExperimentQueue:
                                      message=reason))
         return ids
 
-    def cancel_all(self) -> None:
-        """Cancel every queued and running experiment."""
-        for experiment_id in list(self.order):
-            self.cancel(experiment_id)
-
     def is_cancelling(self, experiment_id: int) -> bool:
         """True between cancelling a running experiment and its worker's answer."""
         return experiment_id in self._cancelling
