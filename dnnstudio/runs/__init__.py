@@ -19,10 +19,11 @@ from dnnstudio.runs.queue import (
     RecordChanged,
     RecordRemoved,
 )
-from dnnstudio.runs.records import ExperimentRecord, ExperimentState
+from dnnstudio.runs.records import ExperimentRecord, ExperimentState, TestEvaluation
 from dnnstudio.runs.worker import failure_reason, worker_main
 
 __all__ = [
+    "TestEvaluation",
     "INTERRUPTED_MESSAGE",
     "WORKER_ENVIRONMENT",
     "Executor",

@@ -34,6 +34,9 @@ class ExperimentState(StrEnum):
     """The worker raised or died; the record's message says why."""
     INTERRUPTED = "interrupted"
     """It was running when the program stopped; it can be queued again."""
+    PRUNED = "pruned"
+    """A search stopped it early as hopeless; the record's message says at which epoch and
+    why."""
 
     def is_finished(self) -> bool:
         """True once the experiment will not change by itself any more."""
@@ -212,6 +215,10 @@ class ExperimentRecord:
         ``(n[l], 1)``.
     group : str
         The search or batch it belongs to (empty for a single experiment).
+    test_cost, test_metric : float
+        Figures on the test set: NaN unless the experiment was given its one final evaluation.
+    tested_at : float or None
+        Unix time of that final evaluation.
     """
 
     id: int
@@ -234,6 +241,9 @@ class ExperimentRecord:
     diverged_epoch: int | None = None
     params: Params | None = field(default=None, repr=False)
     group: str = ""
+    test_cost: float = math.nan
+    test_metric: float = math.nan
+    tested_at: float | None = None
 
     # -- transitions ----------------------------------------------------------------------
     def replace(self, **changes: Any) -> ExperimentRecord:
@@ -277,6 +287,10 @@ class ExperimentRecord:
             params=None if result.model is None else result.model.params,
         )
 
+    def pruned(self, reason: str) -> ExperimentRecord:
+        """A finished (cancelled) run's record turned into a pruned one, with ``reason``."""
+        return self.replace(state=ExperimentState.PRUNED, message=reason)
+
     def failed(self, reason: str, when: float | None = None) -> ExperimentRecord:
         return self.replace(
             state=ExperimentState.FAILED,
@@ -295,6 +309,11 @@ class ExperimentRecord:
         )
 
     # -- derived --------------------------------------------------------------------------
+    @property
+    def tested(self) -> bool:
+        """True once the test set was used on this experiment."""
+        return self.tested_at is not None
+
     @property
     def gap(self) -> float:
         """Train minus validation metric: large means overfitting."""
@@ -317,3 +336,32 @@ class ExperimentRecord:
             return None
         per_epoch = elapsed / self.epochs_run
         return per_epoch * (self.hyperparameters.epochs - self.epochs_run)
+
+
+@dataclass(frozen=True)
+class TestEvaluation:
+    """One use of the test set: the audit trail's entry.
+
+    Attributes
+    ----------
+    experiment_id : int
+    at : float
+        Unix time.
+    test_cost, test_metric : float
+    metric : str
+        ``"accuracy"`` or ``"r2"``.
+    samples : int
+        Rows in the test set.
+    dataset : dict
+        The :class:`~dnnstudio.core.data.spec.DatasetSpec` (as a dict) whose split was used.
+    """
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    experiment_id: int
+    at: float
+    test_cost: float
+    test_metric: float
+    metric: str
+    samples: int
+    dataset: Mapping[str, Any]

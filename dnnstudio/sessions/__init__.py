@@ -22,6 +22,7 @@ from dnnstudio.sessions.store import (
     SessionData,
     SessionError,
     SessionStore,
+    StoredSearch,
 )
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "SessionData",
     "SessionError",
     "SessionStore",
+    "StoredSearch",
     "csv_columns",
     "export_csv",
     "export_json",

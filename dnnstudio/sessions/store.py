@@ -81,19 +81,20 @@ from ..core.data.spec import DatasetSpec
 from ..core.errors import DnnStudioError
 from ..core.hyperparams import Hyperparameters
 from ..core.training import HISTORY_FIELDS, EpochRows
-from ..runs.records import ExperimentRecord, ExperimentState, Params
+from ..runs.records import ExperimentRecord, ExperimentState, Params, TestEvaluation
 
 SUFFIX = ".dnnsession"
 """The file name extension of a session."""
 APPLICATION_ID = int.from_bytes(b"DNNS", "big")
 """``PRAGMA application_id`` of every DNN Studio session (0x444E4E53)."""
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """The newest schema this version reads and writes (``PRAGMA user_version``)."""
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _SQLITE_READONLY_ROLLBACK = 776
 """The error a read-only connection gives when a crashed writer left a journal to roll back."""
 _TABLES = ("meta", "experiments", "history")
+_TABLES_V2 = ("searches", "test_evaluations")
 
 INTERRUPTED_MESSAGE = "DNN Studio stopped while this experiment was running; queue it again."
 
@@ -148,10 +149,41 @@ def _create_v1(conn: sqlite3.Connection) -> None:
     )
 
 
+def _upgrade_v2(conn: sqlite3.Connection) -> None:
+    """Version 2: searches, and the test set's audit trail."""
+    for column in ("test_cost", "test_metric", "tested_at"):
+        conn.execute(f"ALTER TABLE experiments ADD COLUMN {column} REAL")
+    conn.execute(
+        """
+        CREATE TABLE searches (
+            name TEXT PRIMARY KEY,
+            spec TEXT NOT NULL,
+            state TEXT NOT NULL,
+            created_at REAL
+        ) WITHOUT ROWID
+        """
+    )
+    conn.execute(
+        """
+        CREATE TABLE test_evaluations (
+            id INTEGER PRIMARY KEY,
+            experiment_id INTEGER NOT NULL,
+            at REAL NOT NULL,
+            test_cost REAL,
+            test_metric REAL,
+            metric TEXT NOT NULL,
+            samples INTEGER NOT NULL,
+            dataset TEXT NOT NULL
+        )
+        """
+    )
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
 MIGRATIONS: dict[int, Migration] = {
     1: _create_v1,
+    2: _upgrade_v2,
 }
 """``{version: upgrade from version - 1}``; add one entry (and bump :data:`SCHEMA_VERSION`)
 for every change to the schema, and never edit an entry that has shipped."""
@@ -171,6 +203,7 @@ _EXPERIMENT_COLUMNS = (
     "id", "state", "hyperparameters", "note", "grp", "created_at", "started_at", "finished_at",
     "epochs_run", "train_cost", "val_cost", "train_metric", "val_metric", "metric",
     "train_time_s", "parameter_count", "message", "diverged_epoch", "params",
+    "test_cost", "test_metric", "tested_at",
 )
 _UPSERT_EXPERIMENT = (
     f"INSERT INTO experiments ({', '.join(_EXPERIMENT_COLUMNS)}) "
@@ -208,6 +241,17 @@ class EpochLike(Protocol):
 
 
 @dataclass(frozen=True)
+class StoredSearch:
+    """A search as saved: its name (the group of its experiments), its spec as plain data
+    (:meth:`dnnstudio.search.SearchSpec.to_dict`), its state and when it was created."""
+
+    name: str
+    spec: Mapping[str, Any]
+    state: str
+    created_at: float
+
+
+@dataclass(frozen=True)
 class SessionData:
     """Everything a session file holds, as loaded by :meth:`SessionStore.load`.
 
@@ -223,11 +267,16 @@ class SessionData:
         Every experiment's id, in the order the queue keeps them: the stored order (ids that no
         longer exist dropped) followed by ids it does not mention (such as experiments added by
         ``dnnstudio train --session``), by id.
+    searches : list of StoredSearch
+        The session's searches, by creation time.
     """
 
     dataset: DatasetSpec | None = None
     records: list[ExperimentRecord] = field(default_factory=list)
     order: list[int] = field(default_factory=list)
+    searches: list[StoredSearch] = field(default_factory=list)
+    evaluations: list[TestEvaluation] = field(default_factory=list)
+    """The test set's audit trail, oldest first."""
 
     @property
     def next_id(self) -> int:
@@ -387,7 +436,8 @@ def _check_database(conn: sqlite3.Connection, path: Path) -> int:
         detail = _one_line(problem.replace("*** in database main ***", ""))
         raise SessionError(f"{path} is a damaged DNN Studio session ({detail})")
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    missing = [t for t in _TABLES if t not in tables]
+    required = _TABLES + (_TABLES_V2 if version >= 2 else ())
+    missing = [t for t in required if t not in tables]
     if missing:
         raise SessionError(
             f"{path} is not a DNN Studio session (it has no {', '.join(missing)} table)"
@@ -708,6 +758,40 @@ class SessionStore:
         with self._write("the queue order") as db:
             db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('order', ?)", (value,))
 
+    def put_search(self, search: StoredSearch) -> None:
+        """Insert or replace a search (by name)."""
+        spec = json.dumps(dict(search.spec), allow_nan=False)
+        with self._write(f"search {search.name!r}") as db:
+            db.execute(
+                "INSERT OR REPLACE INTO searches (name, spec, state, created_at) "
+                "VALUES (?, ?, ?, ?)",
+                (search.name, spec, search.state, _optional_real(search.created_at)),
+            )
+
+    def delete_search(self, name: str) -> None:
+        with self._write(f"search {name!r}") as db:
+            db.execute("DELETE FROM searches WHERE name = ?", (name,))
+
+    def add_test_evaluation(self, evaluation: TestEvaluation) -> None:
+        """Append to the test set's audit trail, and store the figures on the experiment, in
+        one transaction. The trail is never edited or shortened, even when the experiment
+        is removed."""
+        dataset = json.dumps(dict(evaluation.dataset), allow_nan=False)
+        with self._write("the test evaluation") as db:
+            db.execute(
+                "INSERT INTO test_evaluations (experiment_id, at, test_cost, test_metric, "
+                "metric, samples, dataset) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (int(evaluation.experiment_id), float(evaluation.at),
+                 _real(evaluation.test_cost), _real(evaluation.test_metric),
+                 evaluation.metric, int(evaluation.samples), dataset),
+            )
+            db.execute(
+                "UPDATE experiments SET test_cost = ?, test_metric = ?, tested_at = ? "
+                "WHERE id = ?",
+                (_real(evaluation.test_cost), _real(evaluation.test_metric),
+                 float(evaluation.at), int(evaluation.experiment_id)),
+            )
+
     def put_experiment(self, record: ExperimentRecord, *, history: bool = False) -> None:
         """Insert or update an experiment: everything but its history.
 
@@ -883,6 +967,9 @@ class SessionStore:
             record.message,
             None if record.diverged_epoch is None else int(record.diverged_epoch),
             None if record.params is None else encode_params(record.params),
+            _real(record.test_cost),
+            _real(record.test_metric),
+            _optional_real(record.tested_at),
         )
 
     @staticmethod
@@ -921,6 +1008,13 @@ class SessionStore:
                 f"SELECT experiment_id, {', '.join(HISTORY_FIELDS)} FROM history "
                 "ORDER BY experiment_id, epoch"
             ).fetchall()
+            search_rows = db.execute(
+                "SELECT name, spec, state, created_at FROM searches ORDER BY created_at, name"
+            ).fetchall()
+            evaluation_rows = db.execute(
+                "SELECT experiment_id, at, test_cost, test_metric, metric, samples, dataset "
+                "FROM test_evaluations ORDER BY id"
+            ).fetchall()
         histories: dict[int, dict[str, list[float]]] = {}
         for experiment_id, *values in history_rows:
             curves = histories.get(experiment_id)
@@ -941,7 +1035,22 @@ class SessionStore:
                 order.append(i)
         seen = set(order)
         order.extend(i for i in ids if i not in seen)
-        return SessionData(dataset=dataset, records=records, order=order)
+        searches = []
+        for name, spec_text, state, created_at in search_rows:
+            spec = self._decode_json(spec_text, f"search {name!r}")
+            if not isinstance(spec, Mapping):
+                raise self._damaged(f"search {name!r} is not a mapping")
+            searches.append(StoredSearch(str(name), spec, str(state), _float(created_at)))
+        evaluations = []
+        for experiment_id, at, test_cost, test_metric, metric, samples, text in evaluation_rows:
+            spec = self._decode_json(text, "the test set's audit trail")
+            if not isinstance(spec, Mapping):
+                raise self._damaged("the test set's audit trail names no dataset")
+            evaluations.append(TestEvaluation(
+                int(experiment_id), float(at), _float(test_cost), _float(test_metric),
+                str(metric), int(samples), spec))
+        return SessionData(dataset=dataset, records=records, order=order,
+                           searches=searches, evaluations=evaluations)
 
     def _damaged(self, detail: str) -> SessionError:
         return SessionError(f"{self._path} is a damaged DNN Studio session ({detail})")
@@ -1005,4 +1114,7 @@ class SessionStore:
             diverged_epoch=None if diverged_epoch is None else int(diverged_epoch),
             params=params,
             group=values["grp"],
+            test_cost=_float(values["test_cost"]),
+            test_metric=_float(values["test_metric"]),
+            tested_at=None if values["tested_at"] is None else float(values["tested_at"]),
         )

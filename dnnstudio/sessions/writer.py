@@ -21,8 +21,8 @@ import numpy as np
 
 from ..core.data.spec import DatasetSpec
 from ..core.training import EpochRecord, EpochRows
-from ..runs.records import ExperimentRecord
-from .store import SessionStore
+from ..runs.records import ExperimentRecord, TestEvaluation
+from .store import SessionStore, StoredSearch
 
 Op = Callable[[SessionStore], Any]
 ErrorHandler = Callable[[str], None]
@@ -95,6 +95,12 @@ class SessionWriter:
         """Add epochs of a running experiment; they are written within ``flush_interval``."""
         if records:
             self._submit(_Append(experiment_id, records))
+
+    def put_search(self, search: StoredSearch) -> None:
+        self._submit(lambda store: store.put_search(search))
+
+    def add_test_evaluation(self, evaluation: TestEvaluation) -> None:
+        self._submit(lambda store: store.add_test_evaluation(evaluation))
 
     def delete_experiment(self, experiment_id: int) -> None:
         self._submit(lambda store: store.delete_experiment(experiment_id))

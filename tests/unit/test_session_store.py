@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import math
 import os
 import sqlite3
@@ -19,13 +20,14 @@ import pytest
 from dnnstudio.core.data.spec import DatasetSpec
 from dnnstudio.core.hyperparams import Hyperparameters
 from dnnstudio.core.training import HISTORY_FIELDS, EpochRecord
-from dnnstudio.runs.records import ExperimentRecord, ExperimentState
+from dnnstudio.runs.records import ExperimentRecord, ExperimentState, TestEvaluation
 from dnnstudio.sessions import store as store_module
 from dnnstudio.sessions.store import (
     APPLICATION_ID,
     SCHEMA_VERSION,
     SessionError,
     SessionStore,
+    StoredSearch,
 )
 
 NAN, INF = math.nan, math.inf
@@ -167,7 +169,7 @@ def test_file_identifies_itself(session_path: Path) -> None:
     conn = sqlite3.connect(session_path)
     try:
         assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
         nulls = conn.execute("SELECT COUNT(*) FROM history WHERE val_cost IS NULL").fetchone()
         assert nulls[0] > 0  # NaN is stored as NULL
@@ -407,7 +409,7 @@ def _cut_short(path: Path) -> None:
                          "program)"),
         (_ours_without_tables, "is not a DNN Studio session (it has no experiments, history "
                                "table)"),
-        (_newer, "was saved by a newer DNN Studio (schema 99); this version reads up to 1"),
+        (_newer, "was saved by a newer DNN Studio (schema 99); this version reads up to 2"),
         (_damaged, "is a damaged DNN Studio session (Page 2: btreeInitPage()"),
         (_cut_short, "is a damaged DNN Studio session"),
     ],
@@ -456,11 +458,11 @@ def test_pickled_parameters_are_refused_not_loaded(session_path: Path) -> None:
 def test_older_schema_is_migrated(session_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     records = _filled(session_path)
 
-    def to_v2(conn: sqlite3.Connection) -> None:
+    def to_v3(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE experiments ADD COLUMN colour TEXT NOT NULL DEFAULT 'blue'")
 
-    monkeypatch.setattr(store_module, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(store_module.MIGRATIONS, 2, to_v2)
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", 3)
+    monkeypatch.setitem(store_module.MIGRATIONS, 3, to_v3)
     before = _digest(session_path)
     with SessionStore.open(session_path, read_only=True) as store:  # migrated in memory
         assert len(store.load().records) == len(records)
@@ -469,10 +471,41 @@ def test_older_schema_is_migrated(session_path: Path, monkeypatch: pytest.Monkey
         assert_same_record(store.load().records[0], records[0])
     conn = sqlite3.connect(session_path)
     try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
         assert conn.execute("SELECT DISTINCT colour FROM experiments").fetchall() == [("blue",)]
     finally:
         conn.close()
+
+
+def test_version_1_file_gains_searches_and_the_test_audit(session_path: Path) -> None:
+    # A file exactly as version 1 wrote it: its schema, one finished experiment.
+    conn = sqlite3.connect(session_path, isolation_level=None)
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    store_module.MIGRATIONS[1](conn)
+    conn.execute("PRAGMA user_version = 1")
+    conn.execute(
+        "INSERT INTO experiments (id, state, hyperparameters, val_metric) VALUES (1, ?, ?, 0.9)",
+        ("completed", json.dumps(Hyperparameters().to_dict())),
+    )
+    conn.close()
+    with SessionStore.open(session_path) as store:
+        data = store.load()
+        assert data.searches == []
+        assert data.evaluations == []
+        record = data.records[0]
+        assert record.val_metric == 0.9
+        assert not record.tested
+        assert math.isnan(record.test_metric)
+        store.add_test_evaluation(TestEvaluation(1, 1234.5, 0.2, 0.8, "accuracy", 40,
+                                                 {"source": "builtin", "name": "planar"}))
+        store.put_search(StoredSearch("search 1", {"strategy": "grid"}, "running", 10.0))
+    with SessionStore.open(session_path, read_only=True) as store:
+        data = store.load()
+    assert data.records[0].tested_at == 1234.5
+    assert data.records[0].test_metric == 0.8
+    assert data.evaluations[0].samples == 40
+    assert data.evaluations[0].dataset["name"] == "planar"
+    assert data.searches == [StoredSearch("search 1", {"strategy": "grid"}, "running", 10.0)]
 
 
 # -- crash safety ---------------------------------------------------------------------------------

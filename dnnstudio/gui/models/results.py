@@ -278,6 +278,7 @@ _STATE_COLOURS = {
     ExperimentState.FAILED: QBrush(QColor(200, 40, 40)),
     ExperimentState.CANCELLED: QBrush(QColor(120, 120, 120)),
     ExperimentState.INTERRUPTED: QBrush(QColor(170, 110, 0)),
+    ExperimentState.PRUNED: QBrush(QColor(130, 90, 160)),
 }
 
 

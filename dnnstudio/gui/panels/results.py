@@ -31,7 +31,7 @@ from ..palette import color_for
 
 STATE_FILTERS = {
     "All experiments": None,
-    "Finished": {"completed", "diverged", "cancelled", "failed", "interrupted"},
+    "Finished": {"completed", "diverged", "cancelled", "failed", "interrupted", "pruned"},
     "Completed": {"completed"},
     "Running or queued": {"running", "queued"},
     "Diverged or failed": {"diverged", "failed"},
