@@ -23,7 +23,7 @@ from ..core.errors import DnnStudioError
 from ..core.hyperparams import Hyperparameters
 from ..core.training import EpochRecord
 from .messages import Failed, Finished, Job, Message, Progress, Snapshot, Started
-from .records import ExperimentRecord, ExperimentState
+from .records import ExperimentRecord, ExperimentState, TestEvaluation
 
 __all__ = [
     "INTERRUPTED_MESSAGE",
@@ -194,6 +194,8 @@ class ExperimentQueue:
         """Ask running experiments for their parameters this often (None: never)."""
         self._next_id = 1
         self._cancelling: set[int] = set()
+        # Running experiments a search asked to prune, with the reason to record.
+        self._pruning: dict[int, str] = {}
         # Ids of runs abandoned when their session was replaced, whose workers have not yet
         # said how they ended. Messages about them are ignored, and an experiment with the
         # same id (ids restart in every session) waits until that last message is in.
@@ -367,6 +369,27 @@ class ExperimentQueue:
             self.pool.cancel(experiment_id)
             self._set(record.replace(message=CANCELLING_MESSAGE))
 
+    def prune(self, experiment_id: int, reason: str) -> None:
+        """Stop a running experiment as hopeless: like :meth:`cancel`, but its record ends
+        ``PRUNED`` with ``reason`` (which should say at which epoch, and why)."""
+        record = self.get(experiment_id)
+        if record.state is not ExperimentState.RUNNING or experiment_id in self._pruning:
+            return
+        self._pruning[experiment_id] = reason
+        if experiment_id not in self._cancelling:
+            self._cancelling.add(experiment_id)
+            self.pool.cancel(experiment_id)
+        self._set(record.replace(message=f"Pruning… {reason}"))
+
+    def is_pruning(self, experiment_id: int) -> bool:
+        return experiment_id in self._pruning
+
+    def set_test_evaluation(self, evaluation: TestEvaluation) -> None:
+        """Record an experiment's one look at the test set (figures and time)."""
+        record = self.get(evaluation.experiment_id)
+        self._set(record.replace(test_cost=evaluation.test_cost,
+                                 test_metric=evaluation.test_metric, tested_at=evaluation.at))
+
     def abandon_running(self, reason: str) -> list[int]:
         """Stop every running experiment now, without waiting for its worker.
 
@@ -384,6 +407,7 @@ class ExperimentQueue:
             if experiment_id not in self._cancelling:
                 self.pool.cancel(experiment_id)
             self._cancelling.discard(experiment_id)
+            self._pruning.pop(experiment_id, None)
             self._abandoned.add(experiment_id)
             record = self.records[experiment_id]
             self._set(record.replace(state=ExperimentState.CANCELLED, finished_at=time.time(),
@@ -458,6 +482,7 @@ class ExperimentQueue:
         self.records = {i: loaded[i] for i in new_order}
         self.order = new_order
         self._cancelling.clear()
+        self._pruning.clear()
         self._batch = {i for i, r in loaded.items() if r.state is ExperimentState.QUEUED}
         self._next_id = max(loaded, default=0) + 1
         dataset_changed = dataset is not None and dataset != self._dataset
@@ -531,9 +556,14 @@ class ExperimentQueue:
                 self._emit(ParametersSnapshot(record.id, message.epoch, message.params))
             elif isinstance(message, Finished):
                 self._cancelling.discard(record.id)
-                self._set(record.finished(message.result))
+                finished = record.finished(message.result)
+                reason = self._pruning.pop(record.id, None)
+                if reason is not None and finished.state is ExperimentState.CANCELLED:
+                    finished = finished.pruned(reason)
+                self._set(finished)
             elif isinstance(message, Failed):
                 self._cancelling.discard(record.id)
+                self._pruning.pop(record.id, None)
                 self._set(record.failed(message.reason))
         self.dispatch()
 

@@ -246,6 +246,27 @@ def test_cancel_a_running_experiment_waits_for_its_worker(
     assert queue.records[1].message.startswith("Cancelled after")
 
 
+def test_prune_ends_a_running_experiment_pruned_with_its_reason(
+    queue: ExperimentQueue, executor: FakeExecutor, results: dict[str, TrainResult]
+) -> None:
+    queue.add(HP)
+    queue.add(HP)
+    queue.prune(1, "pruned at epoch 5: worse than the median")
+    queue.prune(1, "again")  # asking twice sends nothing more
+    queue.prune(2, "a running one only")  # 2 runs too (4 slots): pruned below by its worker
+    assert executor.cancelled == [1, 2]
+    assert queue.is_pruning(1)
+    assert _state(queue, 1) is ExperimentState.RUNNING
+    _finish(queue, executor, 1, results["cancelled"])
+    record = queue.records[1]
+    assert record.state is ExperimentState.PRUNED
+    assert record.message == "pruned at epoch 5: worse than the median"
+    assert not queue.is_pruning(1)
+    # A run that completed before its worker saw the request is not called pruned.
+    _finish(queue, executor, 2, results["completed"])
+    assert _state(queue, 2) is ExperimentState.COMPLETED
+
+
 def test_pause_stops_new_starts_and_resume_continues(
     queue: ExperimentQueue, executor: FakeExecutor, results: dict[str, TrainResult]
 ) -> None:
