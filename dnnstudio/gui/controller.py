@@ -21,11 +21,12 @@ from PySide6.QtCore import QObject, QStandardPaths, QTimer, Signal
 from ..core.data.spec import DatasetSpec
 from ..core.hyperparams import Hyperparameters
 from ..core.training import HISTORY_FIELDS, EpochRows
+from ..runs import evaluation as runs_evaluation
 from ..runs import queue as runs_queue
 from ..runs.pool import WorkerPool
 from ..runs.queue import ExperimentQueue
-from ..runs.records import ExperimentRecord, ExperimentState
-from ..sessions.store import SessionStore
+from ..runs.records import ExperimentRecord, ExperimentState, TestEvaluation
+from ..sessions.store import SessionStore, StoredSearch
 from ..sessions.writer import SessionWriter
 from .bridges import PoolBridge
 
@@ -62,6 +63,9 @@ class SessionController(QObject):
         Whole-queue fraction done, experiments running, experiments waiting.
     errorOccurred(str)
         Something failed that the user must know (a file could not be written).
+    testEvaluated(object)
+        An experiment was given its final evaluation (the TestEvaluation); the session is
+        now marked: :meth:`tuning_warning` names it.
     """
 
     sessionLoaded = Signal()
@@ -76,6 +80,7 @@ class SessionController(QObject):
     pausedChanged = Signal(bool)
     queueProgressChanged = Signal(float, int, int)
     errorOccurred = Signal(str)
+    testEvaluated = Signal(object)
 
     def __init__(
         self,
@@ -96,6 +101,11 @@ class SessionController(QObject):
         self.path: Path | None = None
         self.untitled = True
         self._closed = False
+        # The test set's audit trail of the open session, oldest first.
+        self.evaluations: list[TestEvaluation] = []
+        # The searches saved in the session as it was opened (the search manager rebuilds
+        # them on sessionLoaded and writes their changes).
+        self.stored_searches: list[StoredSearch] = []
         # The whole-queue progress is shown at most five times a second, whatever the
         # number of messages.
         self._progress_timer = QTimer(self)
@@ -154,6 +164,8 @@ class SessionController(QObject):
         spec = dataset or DatasetSpec()
         self.queue.load([], [], dataset=spec)
         self.writer_put_dataset(spec)
+        self.evaluations = []
+        self.stored_searches = []
         self.sessionLoaded.emit()
         self.datasetChanged.emit(spec)
         self.pathChanged.emit(str(path))
@@ -175,6 +187,8 @@ class SessionController(QObject):
         self.untitled = self._is_untitled(path)
         spec = data.dataset or DatasetSpec()
         self.queue.load(data.records, data.order, dataset=spec)
+        self.evaluations = list(data.evaluations)
+        self.stored_searches = list(data.searches)
         # Runs that were cut short by a crash are marked in the file too.
         for record in self.queue.records.values():
             if record.state is ExperimentState.INTERRUPTED:
@@ -303,6 +317,52 @@ class SessionController(QObject):
         if n > self.pool.size:
             self.pool.resize(n)
         self.queue.dispatch()
+
+    # -- the test set ----------------------------------------------------------------------
+    def evaluation_refusal(self, ids: Sequence[int]) -> str | None:
+        """Why the experiments ``ids`` (a selection) cannot be given the final evaluation,
+        or None when they can: exactly one completed experiment, never evaluated."""
+        if len(ids) != 1:
+            return "Select exactly one completed experiment for its final evaluation."
+        record = self.queue.records.get(ids[0])
+        if record is None:
+            return f"There is no experiment {ids[0]}."
+        reason = runs_evaluation.evaluation_refusal(record)
+        return None if reason is None else reason[0].upper() + reason[1:] + "."
+
+    def final_evaluation(self, experiment_id: int) -> TestEvaluation:
+        """Evaluate one experiment on the test set, once, and record it in the session.
+
+        The audit-trail entry and the experiment's test figures go to the file together;
+        the record in the queue gets them too. Evaluating takes milliseconds on the data
+        DNN Studio is meant for (a few thousand rows), so it runs here, in the GUI thread.
+
+        Raises
+        ------
+        EvaluationError
+            The experiment cannot be evaluated (see
+            :func:`~dnnstudio.runs.evaluation.evaluation_refusal`).
+        DnnStudioError
+            The data cannot be loaded.
+        """
+        if self.writer is None:
+            raise RuntimeError("no session is open")
+        record = self.queue.get(experiment_id)
+        evaluation = runs_evaluation.final_evaluation(record, self.dataset)
+        self.writer.add_test_evaluation(evaluation)
+        self.queue.set_test_evaluation(evaluation)
+        self.evaluations.append(evaluation)
+        self.testEvaluated.emit(evaluation)
+        return evaluation
+
+    def evaluations_on_split(self) -> list[TestEvaluation]:
+        """The audit trail's entries that used the test set of the current split."""
+        return runs_evaluation.evaluations_on_split(self.evaluations, self.dataset)
+
+    def tuning_warning(self) -> str | None:
+        """The warning to show while tuning on this split goes on, or None."""
+        compared = runs_evaluation.compared_count(self.queue.records.values())
+        return runs_evaluation.tuning_warning(self.evaluations, self.dataset, compared)
 
     # -- events ----------------------------------------------------------------------------
     def _on_messages(self, messages: list[Any]) -> None:

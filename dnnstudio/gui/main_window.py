@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
+from PySide6.QtGui import QAction, QCloseEvent, QCursor, QGuiApplication, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QToolBar,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -28,7 +29,8 @@ from .. import __version__
 from ..core.data.dataset import Task
 from ..core.data.spec import DatasetSpec
 from ..core.errors import DnnStudioError
-from ..runs.records import ExperimentRecord, ExperimentState
+from ..runs.evaluation import format_metric, format_time, metric_name
+from ..runs.records import ExperimentRecord, ExperimentState, TestEvaluation
 from ..sessions.export import export_csv, export_parameters_npz
 from .controller import SESSION_SUFFIX, SessionController
 from .panels.boundary import DecisionBoundaryView
@@ -42,6 +44,19 @@ from .panels.results import ResultsPanel
 
 MAX_RECENT = 8
 SESSION_FILTER = f"DNN Studio sessions (*{SESSION_SUFFIX});;All files (*)"
+BANNER_STYLE = ("QLabel#tuningWarning { background: #fff3b0; color: #3d3100; "
+                "border: 1px solid #d9b500; border-radius: 3px; padding: 6px; }")
+FINAL_EVALUATION_TIP = ("Evaluate the selected completed experiment on the held-out test set, "
+                        "once")
+WHY_TEST_ONCE = (
+    "Hyperparameters are chosen on the validation set; the test set is held back for one "
+    "final, unbiased estimate of how the chosen model does on new data, so each experiment "
+    "is evaluated on it once.\n\n"
+    "Once you have looked at a test result, going on tuning on this split lets what you saw "
+    "leak into your choices, and the test estimate becomes optimistic.\n\n"
+    "The evaluation is recorded in the session (which experiment, and when), and the window "
+    "warns while tuning continues on this split."
+)
 
 
 def label_for(record: ExperimentRecord) -> str:
@@ -79,7 +94,19 @@ class MainWindow(QMainWindow):
         self.boundary = DecisionBoundaryView(self)
         self.results = ResultsPanel(self)
         self.details = DetailsPanel(self)
-        self.setCentralWidget(self.plots)
+        # The warning banner sits above the curves, in sight while tuning goes on.
+        self.warning_banner = QLabel(self)
+        self.warning_banner.setObjectName("tuningWarning")
+        self.warning_banner.setStyleSheet(BANNER_STYLE)
+        self.warning_banner.setWordWrap(True)
+        self.warning_banner.hide()
+        centre = QWidget(self)
+        centre_layout = QVBoxLayout(centre)
+        centre_layout.setContentsMargins(0, 0, 0, 0)
+        centre_layout.setSpacing(2)
+        centre_layout.addWidget(self.warning_banner)
+        centre_layout.addWidget(self.plots, 1)
+        self.setCentralWidget(centre)
         self.plots.setMinimumWidth(420)
 
         self.docks: dict[str, QDockWidget] = {}
@@ -112,6 +139,7 @@ class MainWindow(QMainWindow):
         self._wire()
         self._restore_layout()
         self._reload_from_controller()
+        self._update_test_lock()
 
     # -- construction ----------------------------------------------------------------------
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
@@ -156,6 +184,9 @@ class MainWindow(QMainWindow):
         self.run_action.setChecked(True)
         self.cancel_action = self._action("&Cancel selected", self.cancel_selected, "Ctrl+.",
                                           "Stop the selected experiments")
+        self.final_evaluation_action = self._action(
+            "&Final evaluation…", self.final_evaluation_dialog, tip=FINAL_EVALUATION_TIP)
+        self.final_evaluation_action.setEnabled(False)
         self.about_action = self._action("&About DNN Studio", self.about)
 
         menu = self.menuBar()
@@ -172,6 +203,11 @@ class MainWindow(QMainWindow):
         exp_menu = menu.addMenu("&Experiments")
         exp_menu.addActions([self.add_action, self.run_action, self.cancel_action,
                              self.queue_panel.duplicate_action])
+        exp_menu.addSeparator()
+        exp_menu.addAction(self.final_evaluation_action)
+        table = self.results.table
+        table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        table.addAction(self.final_evaluation_action)
         view_menu = menu.addMenu("&View")
         for dock in self.docks.values():
             view_menu.addAction(dock.toggleViewAction())
@@ -214,6 +250,11 @@ class MainWindow(QMainWindow):
         c.pausedChanged.connect(self._on_paused)
         c.queueProgressChanged.connect(self._on_queue_progress)
         c.errorOccurred.connect(self._show_error)
+        c.testEvaluated.connect(self._on_test_evaluated)
+        c.sessionLoaded.connect(self._update_test_lock)
+        c.datasetChanged.connect(self._update_test_lock)
+        c.recordRemoved.connect(self._update_test_lock)
+        c.recordChanged.connect(self._on_record_state)
 
         self.dataset_panel.datasetChanged.connect(self._on_dataset_chosen)
         self.editor.hyperparametersChanged.connect(self._update_parameters_panel)
@@ -230,6 +271,7 @@ class MainWindow(QMainWindow):
         q.selectionChanged.connect(self._on_queue_selection)
 
         self.results.selectionChanged.connect(self._on_selection)
+        self.results.selectionChanged.connect(self._update_evaluation_action)
         self.results.noteEdited.connect(c.set_note)
         self.details.noteEdited.connect(c.set_note)
 
@@ -383,11 +425,58 @@ class MainWindow(QMainWindow):
             self._show_error("Fix the hyperparameters marked in red first.")
             return
         record = self.controller.add_experiment(hp)
-        self.statusBar().showMessage(f"Queued experiment #{record.id}", 3000)
+        used = self.controller.evaluations_on_split()
+        if used:
+            which = ", ".join(f"#{e.experiment_id}" for e in used)
+            self.statusBar().showMessage(
+                f"Queued experiment #{record.id}. The test set of this split was already used "
+                f"(final evaluation of {which}): tuning further makes its estimate "
+                "optimistic.", 15000)
+        else:
+            self.statusBar().showMessage(f"Queued experiment #{record.id}", 3000)
 
     def cancel_selected(self) -> None:
         ids = sorted(set(self.results.selected_ids()) | set(self.queue_panel.selected_ids()))
         self.controller.cancel(ids)
+
+    def final_evaluation_dialog(self) -> None:
+        """Ask, then evaluate the selected experiment on the test set and show the result."""
+        ids = self.results.selected_ids()
+        refusal = self.controller.evaluation_refusal(ids)
+        if refusal is not None:
+            self._show_error(refusal)
+            return
+        experiment_id = ids[0]
+        text = f"Evaluate experiment #{experiment_id} on the test set?\n\n{WHY_TEST_ONCE}"
+        used = self.controller.evaluations_on_split()
+        if used:
+            earlier = ", ".join(f"#{e.experiment_id} at {format_time(e.at)}" for e in used)
+            text += (f"\n\nThe test set of this split was already used for {earlier}; this "
+                     "is another look at it.")
+        answer = QMessageBox.question(
+            self, "Final evaluation", text,
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No)
+        if answer != QMessageBox.StandardButton.Yes:
+            self.statusBar().showMessage("Not evaluated: the test set was not touched", 5000)
+            return
+        QGuiApplication.setOverrideCursor(QCursor(Qt.CursorShape.WaitCursor))
+        try:
+            evaluation = self.controller.final_evaluation(experiment_id)
+        except (DnnStudioError, OSError) as exc:  # refused, or the data cannot be read
+            self._show_error(f"Experiment #{experiment_id} was not evaluated: {exc}")
+            return
+        finally:
+            QGuiApplication.restoreOverrideCursor()
+        record = self.controller.queue.records[experiment_id]
+        name = metric_name(evaluation.metric)
+        QMessageBox.information(
+            self, "Final evaluation",
+            f"Experiment #{experiment_id} on the test set ({evaluation.samples} examples):\n\n"
+            f"test {name}: {format_metric(evaluation.metric, evaluation.test_metric)}\n"
+            f"validation {name}: {format_metric(record.metric, record.val_metric)}\n\n"
+            f"Recorded in the session at {format_time(evaluation.at)}. Keep this figure as "
+            "the estimate for new data; further tuning on this split makes it optimistic.")
 
     def about(self) -> None:
         QMessageBox.about(
@@ -479,6 +568,37 @@ class MainWindow(QMainWindow):
         self.queue_progress.setValue(int(1000 * fraction))
         paused = " (paused)" if self.controller.queue.paused else ""
         self.queue_label.setText(f"{running} running, {waiting} waiting{paused}")
+
+    # -- the test set ----------------------------------------------------------------------
+    def _on_test_evaluated(self, evaluation: TestEvaluation) -> None:
+        self._update_test_lock()
+        self.statusBar().showMessage(
+            f"Experiment #{evaluation.experiment_id} evaluated on the test set: test "
+            f"{metric_name(evaluation.metric)} "
+            f"{format_metric(evaluation.metric, evaluation.test_metric)}", 10000)
+
+    def _on_record_state(self, record: ExperimentRecord) -> None:
+        # Progress of a running experiment changes neither the banner nor the action.
+        if record.state.is_finished():
+            self._update_test_lock()
+
+    def _update_test_lock(self, *args: Any) -> None:
+        """The banner and the Final evaluation action, as the session now stands."""
+        text = self.controller.tuning_warning()
+        if text is None:
+            self.warning_banner.hide()
+            self.warning_banner.clear()
+        else:
+            self.warning_banner.setText(text)
+            self.warning_banner.show()
+        self._update_evaluation_action()
+
+    def _update_evaluation_action(self, *args: Any) -> None:
+        refusal = self.controller.evaluation_refusal(self.results.selected_ids())
+        self.final_evaluation_action.setEnabled(refusal is None)
+        tip = FINAL_EVALUATION_TIP if refusal is None else refusal
+        self.final_evaluation_action.setToolTip(tip)
+        self.final_evaluation_action.setStatusTip(tip)
 
     # -- data and hyperparameters ----------------------------------------------------------
     def _on_dataset_chosen(self, spec: DatasetSpec) -> None:

@@ -6,7 +6,13 @@ CSV
 and ``\\r\\n`` line ends. The columns are :func:`csv_columns`: ``id, state, note, group``, then
 (when a dataset is given) ``dataset, split, data_seed``, then every hyperparameter, then the
 results ``epochs_run, train_cost, val_cost, train_accuracy (0-1), val_accuracy (0-1), train_r2,
-val_r2, gap, train_time_s, parameter_count, message``.
+val_r2, gap, test_cost, test_accuracy (0-1), test_r2, tested_at (UTC), train_time_s,
+parameter_count, message``.
+
+The test columns are copied from the experiment's stored final evaluation (see
+:mod:`dnnstudio.runs.evaluation`), never computed here: they are empty for every experiment
+that was not evaluated on the test set. ``tested_at (UTC)`` is an ISO 8601 time to the
+microsecond (``2025-11-24T03:48:00.250000+00:00``).
 
 Header convention: every column is named by the same snake_case name the JSON export and
 ``dnnstudio train --json`` use. A physical unit is part of that name as a suffix
@@ -28,9 +34,11 @@ in front, so ``=HYPERLINK(...)`` in a note stays text.
 
 JSON
 ----
-:func:`export_json` writes :func:`session_json`: the dataset spec, the order, and every
-experiment with its hyperparameters, figures, note and per-epoch history. NaN and infinities
-(which JSON cannot hold) are ``null``.
+:func:`export_json` writes :func:`session_json`: the dataset spec, the order, every
+experiment with its hyperparameters, figures (``test_*`` and ``tested_at`` only after its final
+evaluation), note and per-epoch history, and ``test_evaluations``, the test set's audit trail:
+which experiment was evaluated, when (Unix time), with which figures, on how many examples of
+which data and split. NaN and infinities (which JSON cannot hold) are ``null``.
 
 Parameters
 ----------
@@ -49,6 +57,7 @@ import os
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, TextIO
 
@@ -59,7 +68,7 @@ from ..core.data.spec import DatasetSpec
 from ..core.errors import DnnStudioError
 from ..core.hyperparams import Hyperparameters
 from ..core.training import HISTORY_FIELDS
-from ..runs.records import ExperimentRecord
+from ..runs.records import ExperimentRecord, TestEvaluation
 from .store import SCHEMA_VERSION, SessionData, param_arrays
 
 Target = str | os.PathLike[str] | TextIO
@@ -71,7 +80,8 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _HYPERPARAMETER_NOTES = {"decay_step": " (epochs)", "patience": " (epochs)"}
 _RESULT_COLUMNS = (
     "epochs_run", "train_cost", "val_cost", "train_accuracy (0-1)", "val_accuracy (0-1)",
-    "train_r2", "val_r2", "gap", "train_time_s", "parameter_count", "message",
+    "train_r2", "val_r2", "gap", "test_cost", "test_accuracy (0-1)", "test_r2",
+    "tested_at (UTC)", "train_time_s", "parameter_count", "message",
 )
 _DATASET_COLUMNS = ("dataset", "split", "data_seed")
 
@@ -142,6 +152,21 @@ def _metrics(record: ExperimentRecord) -> dict[str, float]:
             "train_r2": nan, "val_r2": nan}
 
 
+def _test_metrics(record: ExperimentRecord) -> dict[str, float]:
+    """``test_cost``, ``test_accuracy``, ``test_r2`` as stored by the experiment's final
+    evaluation: NaN for an experiment that was not evaluated (nothing is computed here)."""
+    nan = math.nan
+    if not record.tested:
+        return {"test_cost": nan, "test_accuracy": nan, "test_r2": nan}
+    accuracy, r2 = (nan, record.test_metric) if record.metric == "r2" else (record.test_metric,
+                                                                             nan)
+    return {"test_cost": record.test_cost, "test_accuracy": accuracy, "test_r2": r2}
+
+
+def _utc(at: float | None) -> str:
+    return "" if at is None else datetime.fromtimestamp(at, UTC).isoformat()
+
+
 def csv_row(record: ExperimentRecord, *, dataset: DatasetSpec | None = None) -> list[str]:
     """One experiment's cells, in :func:`csv_columns` order."""
     cells = [number_cell(record.id), text_cell(str(record.state)), text_cell(record.note),
@@ -152,6 +177,7 @@ def csv_row(record: ExperimentRecord, *, dataset: DatasetSpec | None = None) -> 
                       number_cell(dataset.seed)])
     cells.extend(_hyperparameter_cells(record.hyperparameters))
     metrics = _metrics(record)
+    test = _test_metrics(record)
     cells.extend([
         number_cell(record.epochs_run),
         number_cell(record.train_cost),
@@ -161,6 +187,10 @@ def csv_row(record: ExperimentRecord, *, dataset: DatasetSpec | None = None) -> 
         number_cell(metrics["train_r2"]),
         number_cell(metrics["val_r2"]),
         number_cell(record.gap),
+        number_cell(test["test_cost"]),
+        number_cell(test["test_accuracy"]),
+        number_cell(test["test_r2"]),
+        text_cell(_utc(record.tested_at)),
         number_cell(record.train_time_s),
         number_cell(record.parameter_count),
         text_cell(record.message),
@@ -254,6 +284,7 @@ def experiment_json(record: ExperimentRecord) -> dict[str, Any]:
         "val_cost": record.val_cost,
         **_metrics(record),
         "gap": record.gap,
+        **({**_test_metrics(record), "tested_at": record.tested_at} if record.tested else {}),
         "train_time_s": record.train_time_s,
         "parameter_count": record.parameter_count,
         "message": record.message,
@@ -269,6 +300,21 @@ def experiment_json(record: ExperimentRecord) -> dict[str, Any]:
     return dict(_json_value(out))
 
 
+def evaluation_json(evaluation: TestEvaluation) -> dict[str, Any]:
+    """One entry of the test set's audit trail as JSON-ready data."""
+    metric = "r2" if evaluation.metric == "r2" else "accuracy"
+    out = {
+        "experiment_id": evaluation.experiment_id,
+        "at": evaluation.at,
+        "metric": evaluation.metric,
+        "test_cost": evaluation.test_cost,
+        f"test_{metric}": evaluation.test_metric,
+        "samples": evaluation.samples,
+        "dataset": dict(evaluation.dataset),
+    }
+    return dict(_json_value(out))
+
+
 def session_json(session_data: SessionData) -> dict[str, Any]:
     """The whole session as JSON-ready data (what :func:`export_json` writes)."""
     dataset = session_data.dataset
@@ -279,6 +325,7 @@ def session_json(session_data: SessionData) -> dict[str, Any]:
         "dataset": None if dataset is None else _json_value(dataset.to_dict()),
         "order": list(session_data.order),
         "experiments": [experiment_json(r) for r in session_data.in_order()],
+        "test_evaluations": [evaluation_json(e) for e in session_data.evaluations],
     }
 
 

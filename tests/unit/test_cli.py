@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -361,3 +363,119 @@ def test_train_runs_in_a_worker_process(
     assert result["epochs_run"] == 20
     assert pids
     assert os.getpid() not in pids
+
+
+# -- the test set, locked ------------------------------------------------------------------------
+
+class _Terminal(io.StringIO):
+    """Standard input as if typed at a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def _trail(session: Path) -> list[Any]:
+    from dnnstudio.sessions import SessionStore
+
+    with SessionStore.open(session, read_only=True) as store:
+        return list(store.load().evaluations)
+
+
+def test_train_without_evaluate_test_never_shows_test_figures(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    session = tmp_path / "s.dnnsession"
+    code, out, err = _run(capsys, "train", *QUICK, "--session", str(session))
+    assert code == 0, err
+    assert "cost         train" in out  # the summary was printed
+    # (The session's path, under pytest's tmp_path, has "test_" in it.)
+    assert not [line for line in out.splitlines() if "test " in line.lower()], out
+    result = _train_json(capsys, *QUICK)
+    assert not [key for key in result if "test" in key]
+    assert _trail(session) == []
+
+
+def test_train_evaluate_test_records_the_evaluation_in_the_session(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    session = tmp_path / "s.dnnsession"
+    result = _train_json(capsys, *QUICK, "--session", str(session), "--evaluate-test")
+    (entry,) = _trail(session)
+    assert entry.experiment_id == result["session"]["experiment_id"] == 1
+    assert entry.test_metric == result["test_accuracy"]
+    assert entry.dataset["name"] == "moons"
+    # The experiment has had its one look.
+    code, _, err = _run(capsys, "evaluate", str(session), "--experiment", "1", "--yes")
+    assert code == 2
+    assert "the test set is used once per experiment" in err
+    assert len(_trail(session)) == 1
+
+
+def test_evaluate_without_yes_refuses_when_it_cannot_ask(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = tmp_path / "s.dnnsession"
+    _train_json(capsys, *QUICK, "--session", str(session))
+    monkeypatch.setattr(sys, "stdin", io.StringIO("y\n"))  # piped, not a terminal
+    code, out, err = _run(capsys, "evaluate", str(session), "--experiment", "1")
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1
+    assert "--yes" in err
+    assert _trail(session) == []
+
+
+def test_evaluate_asks_on_a_terminal_and_can_be_declined(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = tmp_path / "s.dnnsession"
+    _train_json(capsys, *QUICK, "--session", str(session))
+    monkeypatch.setattr(sys, "stdin", _Terminal("n\n"))
+    code, out, err = _run(capsys, "evaluate", str(session), "--experiment", "1")
+    assert code == 1
+    assert out == ""
+    assert "evaluated on it once" in err
+    assert "not touched" in err
+    assert _trail(session) == []
+
+    monkeypatch.setattr(sys, "stdin", _Terminal("y\n"))
+    code, out, err = _run(capsys, "evaluate", str(session), "--experiment", "1", "--json")
+    assert code == 0, err
+    answer = json.loads(out)
+    (entry,) = _trail(session)
+    assert answer["test_accuracy"] == entry.test_metric
+    assert answer["tested_at"] == entry.at
+    assert answer["experiment_id"] == 1
+    assert answer["val_accuracy"] is not None
+
+
+def test_evaluate_with_yes_records_the_trail_and_export_writes_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import csv
+
+    session = tmp_path / "s.dnnsession"
+    _train_json(capsys, *QUICK, "--session", str(session))
+    _train_json(capsys, *QUICK, "--alpha", "0.5", "--session", str(session))
+    code, out, err = _run(capsys, "evaluate", str(session), "--experiment", "2", "--yes")
+    assert code == 0, err
+    assert "accuracy     test " in out
+    assert "validation" in out
+    (entry,) = _trail(session)
+    assert entry.experiment_id == 2
+
+    code, out, err = _run(capsys, "evaluate", str(session), "--experiment", "7", "--yes")
+    assert code == 2
+    assert "no experiment 7 (its experiments: 1, 2)" in err
+
+    code, out, err = _run(capsys, "export", str(session), "--csv", "-")
+    assert code == 0, err
+    rows = {row["id"]: row for row in csv.DictReader(io.StringIO(out, newline=""))}
+    assert (rows["1"]["test_accuracy (0-1)"], rows["1"]["tested_at (UTC)"]) == ("", "")
+    assert float(rows["2"]["test_accuracy (0-1)"]) == entry.test_metric
+    assert rows["2"]["tested_at (UTC)"] != ""
+    code, out, err = _run(capsys, "export", str(session), "--json", "-")
+    assert code == 0, err
+    trail = json.loads(out)["test_evaluations"]
+    assert [(e["experiment_id"], e["test_accuracy"]) for e in trail] == \
+        [(2, entry.test_metric)]

@@ -14,7 +14,7 @@ import pytest
 
 from dnnstudio.core.data.spec import DatasetSpec
 from dnnstudio.core.hyperparams import Hyperparameters
-from dnnstudio.runs.records import ExperimentRecord, ExperimentState
+from dnnstudio.runs.records import ExperimentRecord, ExperimentState, TestEvaluation
 from dnnstudio.sessions import (
     ExportError,
     SessionData,
@@ -23,6 +23,7 @@ from dnnstudio.sessions import (
     export_csv,
     export_json,
     export_parameters_npz,
+    session_json,
 )
 
 
@@ -56,14 +57,15 @@ EXPECTED_CSV = "\r\n".join([
     "id,state,note,group,alpha,epochs,hidden,activation,init,optimizer,beta,beta1,beta2,"
     "epsilon,batch_size,l2,keep_prob,decay,decay_rate,decay_step (epochs),patience (epochs),"
     "seed,dtype,epochs_run,train_cost,val_cost,train_accuracy (0-1),val_accuracy (0-1),"
-    "train_r2,val_r2,gap,train_time_s,parameter_count,message",
+    "train_r2,val_r2,gap,test_cost,test_accuracy (0-1),test_r2,tested_at (UTC),train_time_s,"
+    "parameter_count,message",
     '1,completed,"baseline, ""quoted""",grid,0.1,200,64-64,relu-relu,he,adam,0.9,0.9,0.999,'
     "1e-08,32,0.0,1.0,none,1.0,100,10,3,float32,200,0.125,0.3,0.975,0.9,,,"
-    "0.07499999999999996,1.5,4481,Completed 200 epochs.",
+    "0.07499999999999996,,,,,1.5,4481,Completed 200 epochs.",
     "2,completed,'-2,,0.001,50,,,he,gd,0.9,0.9,0.999,1e-08,,0.5,1.0,none,1.0,100,,0,float64,"
-    "50,0.5,2.0,,,0.5,-2.0,2.5,0.25,9,Stopped early",
+    "50,0.5,2.0,,,0.5,-2.0,2.5,,,,,0.25,9,Stopped early",
     '3,queued,"\'=HYPERLINK(""http://x"",""y"")\nline 2",,0.01,1000,8-4,relu-tanh,he,gd,0.9,'
-    "0.9,0.999,1e-08,,0.0,0.8,none,1.0,100,,0,float32,0,,,,,,,,,0,",
+    "0.9,0.999,1e-08,,0.0,0.8,none,1.0,100,,0,float32,0,,,,,,,,,,,,,0,",
     "",
 ])
 
@@ -244,3 +246,66 @@ def test_export_of_a_stored_session(tmp_path: Path) -> None:
             store.put_experiment(record)
         data = store.load()
     assert _csv_text(data.in_order()) == EXPECTED_CSV
+
+
+# -- the test set's figures and audit trail ------------------------------------------------------
+
+TEST_COLUMNS = ["test_cost", "test_accuracy (0-1)", "test_r2", "tested_at (UTC)"]
+
+
+def _rows(records: list[ExperimentRecord]) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(_csv_text(records), newline="")))
+
+
+def test_csv_test_columns_are_empty_without_a_final_evaluation(tmp_path: Path) -> None:
+    # A completed experiment with learned parameters: its test figures could be computed,
+    # and the export must not do it.
+    records = fixed_records()
+    records[0] = records[0].replace(params=[(np.ones((1, 2)), np.zeros((1, 1)))])
+    path = tmp_path / "s.dnnsession"
+    with SessionStore.create(path) as store:
+        store.put_dataset(DatasetSpec(name="moons"))
+        for record in records:
+            store.put_experiment(record)
+        data = store.load()
+    assert data.evaluations == []
+    for row in _rows(data.in_order()):
+        assert [row[c] for c in TEST_COLUMNS] == ["", "", "", ""]
+    exported = session_json(data)
+    assert exported["test_evaluations"] == []
+    assert all("test_cost" not in e and "tested_at" not in e for e in exported["experiments"])
+
+
+def test_csv_and_json_carry_the_stored_final_evaluations(tmp_path: Path) -> None:
+    spec = DatasetSpec(name="moons")
+    classification = TestEvaluation(1, 1_700_000_000.25, 0.25, 0.875, "accuracy", 40,
+                                     spec.to_dict())
+    regression = TestEvaluation(2, 1_700_000_100.0, 1.5, -0.5, "r2", 40, spec.to_dict())
+    path = tmp_path / "s.dnnsession"
+    with SessionStore.create(path) as store:
+        store.put_dataset(spec)
+        for record in fixed_records():
+            store.put_experiment(record)
+        store.add_test_evaluation(classification)
+        store.add_test_evaluation(regression)
+        data = store.load()
+    rows = {row["id"]: row for row in _rows(data.in_order())}
+    assert [rows["1"][c] for c in TEST_COLUMNS] == \
+        ["0.25", "0.875", "", "2023-11-14T22:13:20.250000+00:00"]
+    assert [rows["2"][c] for c in TEST_COLUMNS] == \
+        ["1.5", "", "-0.5", "2023-11-14T22:15:00+00:00"]
+    assert [rows["3"][c] for c in TEST_COLUMNS] == ["", "", "", ""]
+
+    exported = _strict_json(json.dumps(session_json(data)))
+    assert isinstance(exported, dict)
+    assert exported["test_evaluations"] == [
+        {"experiment_id": 1, "at": 1_700_000_000.25, "metric": "accuracy", "test_cost": 0.25,
+         "test_accuracy": 0.875, "samples": 40, "dataset": spec.to_dict()},
+        {"experiment_id": 2, "at": 1_700_000_100.0, "metric": "r2", "test_cost": 1.5,
+         "test_r2": -0.5, "samples": 40, "dataset": spec.to_dict()},
+    ]
+    by_id = {e["id"]: e for e in exported["experiments"]}
+    assert (by_id[1]["test_accuracy"], by_id[1]["test_r2"], by_id[1]["tested_at"]) == \
+        (0.875, None, 1_700_000_000.25)
+    assert by_id[2]["test_r2"] == -0.5
+    assert "tested_at" not in by_id[3]
