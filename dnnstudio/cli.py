@@ -4,7 +4,9 @@
 ``dnnstudio datasets`` lists the built-in datasets; ``dnnstudio train`` trains one experiment
 and prints a summary (``--json`` for one JSON object), and with ``--session FILE`` adds it to a
 session file; ``dnnstudio export FILE --csv OUT`` (or ``--json OUT``) writes a session's
-results without opening a window. Bad input exits with status 2 and one line on stderr.
+results without opening a window; ``dnnstudio evaluate FILE --experiment N`` gives one
+experiment its final evaluation on the test set and records it in the session's audit trail.
+Bad input exits with status 2 and one line on stderr.
 Nothing here imports Qt; the desktop app is imported only when it is opened.
 """
 
@@ -34,10 +36,11 @@ from .core.data.spec import DatasetSpec
 from .core.errors import DnnStudioError
 from .core.hyperparams import ACTIVATIONS, DECAYS, DTYPES, INITS, OPTIMIZERS, Hyperparameters
 from .core.training import EpochRecord, TrainResult
+from .runs import evaluation as runs_evaluation
 from .runs.messages import Failed, Finished
 from .runs.pool import WorkerPool
 from .runs.queue import ExperimentQueue, ProgressAppended
-from .runs.records import ExperimentRecord
+from .runs.records import ExperimentRecord, TestEvaluation
 from .sessions.export import export_csv, export_json
 from .sessions.store import SUFFIX, SessionStore
 
@@ -189,13 +192,32 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--json", action="store_true", help="print one JSON object")
     out.add_argument("--evaluate-test", action="store_true",
                      help="also evaluate on the held-out test set; do this once, for the "
-                     "final model, never to choose hyperparameters")
+                     "final model, never to choose hyperparameters (with --session it is "
+                     "recorded in the session's audit trail)")
     out.add_argument("--session", metavar="FILE",
                      help=f"add the experiment (history and parameters too) to this {SUFFIX} "
                      "file, creating it if needed; all experiments of a session use the same "
                      "data and split")
     out.add_argument("--note", metavar="TEXT", help="a note saved with the experiment "
                      "(with --session)")
+
+    sw = sub.add_parser(
+        "sweep",
+        help="run a hyperparameter search headless from a TOML spec",
+        description="Run a grid, random or Bayesian search described by a TOML file "
+        "([dataset], [fixed], [search], [search.space]; see the README), print every trial "
+        "and the best configuration, and optionally save the session and the results CSV. "
+        "Ctrl-C cancels the search; what finished is kept.",
+    )
+    sw.add_argument("spec", metavar="SPEC.toml", help="the search spec")
+    sw.add_argument("--session", metavar="FILE",
+                    help=f"add the search and its experiments to this {SUFFIX} file as they "
+                    "run (created if needed; an existing one must use the same data)")
+    sw.add_argument("--csv", metavar="OUT", help="write the trials' results as CSV "
+                    "('-' for standard output)")
+    sw.add_argument("--json", action="store_true", help="print one JSON object")
+    sw.add_argument("--workers", type=_number(int, "a whole number"), metavar="N",
+                    help="worker processes (default: the spec's parallel, else the CPUs)")
 
     ex = sub.add_parser(
         "export",
@@ -208,6 +230,21 @@ def build_parser() -> argparse.ArgumentParser:
     fmt.add_argument("--csv", metavar="OUT", help="CSV file to write; '-' for standard output")
     fmt.add_argument("--json", metavar="OUT",
                      help="JSON file to write; '-' for standard output")
+
+    ev = sub.add_parser(
+        "evaluate",
+        help="evaluate one experiment of a session on the test set, once",
+        description="The final evaluation: one completed experiment of a session, evaluated "
+        "on the held-out test set and recorded in the session's audit trail. The test set is "
+        "used once per experiment; tune on the validation set, not on this figure.",
+    )
+    ev.add_argument("file", metavar=f"FILE{SUFFIX}", help="the session file")
+    ev.add_argument("--experiment", type=_number(int, "a whole number"), required=True,
+                    metavar="N", help="the experiment's id")
+    ev.add_argument("--yes", action="store_true",
+                    help="do not ask for confirmation (needed when standard input is not a "
+                    "terminal)")
+    ev.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
 
 
@@ -512,11 +549,18 @@ def _train_and_report(args: argparse.Namespace, hp: Hyperparameters, name: str,
         # next free id in the same transaction as the insert.
         saved = store.add_experiment(record.finished(result))
     test = None
-    if args.evaluate_test and splits is not None and result.model is not None:
-        X_test, y_test = splits.test_data()
-        if len(y_test) == 0:
-            raise DnnStudioError("--evaluate-test needs a test set; --split gave it no examples")
-        test = result.model.evaluate(X_test, y_test)
+    if args.evaluate_test and splits is not None:
+        # The same final evaluation as `dnnstudio evaluate` and the desktop app's, recorded
+        # in the session's audit trail when there is one.
+        trained = saved if saved is not None else record.finished(result)
+        if runs_evaluation.evaluation_refusal(trained) is None:
+            evaluation = runs_evaluation.final_evaluation(trained, spec)
+            if store is not None:
+                store.add_test_evaluation(evaluation)
+            test = (evaluation.test_cost, evaluation.test_metric)
+        else:
+            print("dnnstudio train: the test set was not used: only a completed run is "
+                  f"evaluated on it, and this one is {trained.state}", file=sys.stderr)
     if args.json:
         out = result_json(name, data, result, test)
         if saved is not None and store is not None:
@@ -530,6 +574,57 @@ def _train_and_report(args: argparse.Namespace, hp: Hyperparameters, name: str,
     return EXIT_INTERRUPTED if interrupted else 0
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from .search import SpecError
+    from .search.spec import SearchSpec
+    from .search.sweep import outcome_json, outcome_lines, run_sweep
+
+    try:
+        spec = SearchSpec.from_toml(args.spec)
+    except SpecError as exc:
+        raise DnnStudioError(f"{args.spec}: {exc}") from None
+    if spec.dataset is None:
+        raise DnnStudioError(f"{args.spec}: dataset: the spec needs a [dataset] table "
+                             '(name = "planar", or csv = "file.csv" and target = "column")')
+    if args.workers is not None and args.workers < 1:
+        raise DnnStudioError("--workers must be at least 1")
+    spec.dataset.training_data()  # bad data is refused before any worker starts
+    session = None
+    if args.session is not None:
+        _open_session(args.session, spec.dataset).close()
+        session = Path(args.session)
+    interrupted = False
+
+    def on_sigint(signum: int, frame: FrameType | None) -> None:
+        nonlocal interrupted
+        interrupted = True
+
+    progress = None
+    if not args.json and sys.stderr.isatty():
+        def progress(runner: Any) -> None:
+            sys.stderr.write("\r" + runner.progress_text()[:100].ljust(100))
+            sys.stderr.flush()
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        outcome = run_sweep(spec, spec.dataset, session=session, workers=args.workers,
+                            on_progress=progress, should_stop=lambda: interrupted)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if progress is not None:
+            sys.stderr.write("\n")
+    if args.csv is not None:
+        export_csv(outcome.records, sys.stdout if args.csv == "-" else args.csv,
+                   dataset=spec.dataset)
+    if args.json:
+        print(json.dumps(outcome_json(outcome), allow_nan=False))
+    elif args.csv != "-":
+        print("\n".join(outcome_lines(outcome)))
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return 0 if outcome.best is not None else EXIT_FAILED
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     # Read-only: exporting never changes the session, even one from an older version.
     with SessionStore.open(args.file, read_only=True) as store:
@@ -540,6 +635,91 @@ def _cmd_export(args: argparse.Namespace) -> int:
     else:
         export_json(session, sys.stdout if args.json == "-" else args.json)
     return 0
+
+
+def _confirm_evaluation(args: argparse.Namespace, record: ExperimentRecord,
+                        used: Sequence[TestEvaluation]) -> bool:
+    """Explain why the test set is used once and ask on the terminal (``--yes`` skips it).
+
+    Raises
+    ------
+    DnnStudioError
+        Standard input is not a terminal and ``--yes`` was not given.
+    """
+    earlier = ", ".join(f"experiment {e.experiment_id} at {runs_evaluation.format_time(e.at)}"
+                        for e in used)
+    if args.yes:
+        if used:
+            print(f"dnnstudio evaluate: note: the test set of this split was already used for "
+                  f"{earlier}", file=sys.stderr)
+        return True
+    if not sys.stdin.isatty():
+        raise DnnStudioError(
+            "the test set is used once per experiment, so this asks for confirmation, and "
+            "standard input is not a terminal; add --yes to evaluate without asking"
+        )
+    lines = [
+        f"Final evaluation of experiment {record.id} on the test set of {args.file}.",
+        "Hyperparameters are chosen on the validation set; the test set is held back for one "
+        "final, unbiased estimate, so each experiment is evaluated on it once. Tuning further "
+        "on this split after looking at the result makes that estimate optimistic.",
+    ]
+    if used:
+        lines.append(f"The test set of this split was already used for {earlier}.")
+    # The question goes to stderr, so that --json output on stdout stays one JSON object.
+    print("\n".join(lines), file=sys.stderr)
+    sys.stderr.write("Evaluate it now and record it in the session? [y/N] ")
+    sys.stderr.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    with SessionStore.open(args.file) as store:
+        session = store.load()
+        if session.dataset is None:
+            raise DnnStudioError(f"{args.file} has no data yet, so it has no test set")
+        by_id = {r.id: r for r in session.records}
+        record = by_id.get(args.experiment)
+        if record is None:
+            known = ", ".join(str(i) for i in sorted(by_id)) or "none"
+            raise DnnStudioError(
+                f"{args.file} has no experiment {args.experiment} (its experiments: {known})")
+        # Refused before asking: an experiment that cannot be evaluated is not worth a question.
+        runs_evaluation.check_evaluable(record)
+        used = runs_evaluation.evaluations_on_split(session.evaluations, session.dataset)
+        if not _confirm_evaluation(args, record, used):
+            print("dnnstudio evaluate: not evaluated; the test set was not touched",
+                  file=sys.stderr)
+            return EXIT_FAILED
+        evaluation = runs_evaluation.final_evaluation(record, session.dataset)
+        store.add_test_evaluation(evaluation)
+    metric = "r2" if evaluation.metric == "r2" else "accuracy"
+    if args.json:
+        print(json.dumps({
+            "experiment_id": evaluation.experiment_id,
+            "tested_at": evaluation.at,
+            "samples": evaluation.samples,
+            "test_cost": _json_number(evaluation.test_cost),
+            f"test_{metric}": _json_number(evaluation.test_metric),
+            "val_cost": _json_number(record.val_cost),
+            f"val_{metric}": _json_number(record.val_metric),
+            "session": str(Path(args.file)),
+        }, allow_nan=False))
+        return 0
+    name = runs_evaluation.metric_name(evaluation.metric)
+    print("\n".join([
+        f"experiment   {evaluation.experiment_id}, {evaluation.samples} test examples",
+        f"cost         test {_fmt(evaluation.test_cost)}   validation {_fmt(record.val_cost)}",
+        f"{name:<12} test {_fmt(evaluation.test_metric)}   validation "
+        f"{_fmt(record.val_metric)}",
+        f"recorded     in {args.file} at {runs_evaluation.format_time(evaluation.at)}; further "
+        "tuning on this split makes the test estimate optimistic",
+    ]))
+    return 0
+
+
+def _json_number(value: float) -> float | None:
+    return value if math.isfinite(value) else None
 
 
 def _open_app(session: str | None) -> int:
@@ -556,7 +736,7 @@ def _open_app(session: str | None) -> int:
     return int(app.run(session))
 
 
-_COMMANDS = ("datasets", "train", "export")
+_COMMANDS = ("datasets", "train", "export", "evaluate", "sweep")
 
 
 def _session_argument(argv: Sequence[str]) -> str | None:
@@ -583,6 +763,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_train(args)
         if args.command == "export":
             return _cmd_export(args)
+        if args.command == "sweep":
+            return _cmd_sweep(args)
+        if args.command == "evaluate":
+            return _cmd_evaluate(args)
         return _open_app(None)
     except TrainingFailed as exc:
         # Not bad input: the input was checked before training started.
