@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import math
+import time
 
+import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
 from dnnstudio.core.hyperparams import Hyperparameters
+from dnnstudio.core.training import HISTORY_FIELDS
 from dnnstudio.gui.models.queue import PROGRESS_ROLE, QueueModel
 from dnnstudio.gui.models.results import ID_ROLE, ResultsModel, ResultsProxy, differing_fields
 from dnnstudio.gui.panels.details import DetailsPanel
 from dnnstudio.gui.panels.results import ResultsPanel, pareto_front
-from dnnstudio.runs.records import ExperimentRecord, ExperimentState
+from dnnstudio.runs.records import ExperimentRecord, ExperimentState, HistoryColumns
 
 
 def _record(ident: int, alpha: float, val: float, time_s: float, *,
@@ -152,3 +155,78 @@ def test_details_panel_debounces_note_edits(qtbot) -> None:  # noqa: ANN001
     with qtbot.waitSignal(panel.noteEdited, timeout=3000) as blocker:
         panel.note.setPlainText("good: try 0.05 next")
     assert blocker.args == [2, "good: try 0.05 next"]
+
+
+def _curved(ident: int, train_metric: float, val_metric: float, *, epochs: int = 300,
+            state: ExperimentState = ExperimentState.COMPLETED,
+            metric: str = "accuracy") -> ExperimentRecord:
+    """A record whose training cost decays exponentially over ``epochs`` epochs."""
+    cost = 0.1 + 0.6 * np.exp(-np.arange(epochs) / 60)
+    history = {name: np.full(epochs, np.nan) for name in HISTORY_FIELDS}
+    history["train_cost"] = cost
+    return _record(ident, 0.1, val_metric, 1.0, state=state).replace(
+        train_metric=train_metric, epochs_run=epochs, metric=metric,
+        history=HistoryColumns.from_mapping(history))
+
+
+def test_diagnosis_column_shows_the_verdict_with_the_numbers_as_tooltip(
+        qtmodeltester) -> None:  # noqa: ANN001
+    overfit, fine = _curved(11, 0.99, 0.85), _curved(12, 0.93, 0.92)
+    model = ResultsModel()
+    model.set_records([overfit, fine, _record(13, 0.1, math.nan, math.nan,
+                                              state=ExperimentState.QUEUED)])
+    qtmodeltester.check(model)
+    column = _column(model, "diagnosis")
+    assert model.headerData(column, Qt.Orientation.Horizontal) == "Diagnosis"
+    assert column == _column(model, "val_cost") + 1
+    assert model.index(0, column).data() == "Overfitting: add L2/dropout"
+    assert "14.0 points" in model.index(0, column).data(Qt.ItemDataRole.ToolTipRole)
+    assert model.index(1, column).data() == "Good: cost falling"
+    assert model.index(2, column).data() == ""  # queued: nothing to judge yet
+    assert model.index(0, column).data(Qt.ItemDataRole.ForegroundRole) is not None
+
+
+def test_diagnosis_is_cached_until_epochs_or_state_change() -> None:
+    running = _curved(14, 0.9, 0.88, epochs=100, state=ExperimentState.RUNNING)
+    model = ResultsModel()
+    model.set_records([running])
+    first = model.diagnosis(running)
+    assert first is not None
+    assert "so far" in first.detail
+    assert model.diagnosis(running.replace(note="repainted")) is first
+    finished = _curved(14, 0.9, 0.88, epochs=100)
+    assert model.diagnosis(finished) is not first
+    longer = _curved(14, 0.9, 0.88, epochs=200, state=ExperimentState.RUNNING)
+    model.update_record(longer)
+    assert model.diagnosis(longer) is not first
+
+
+def test_test_columns_are_blank_until_the_final_evaluation(qtmodeltester) -> None:  # noqa: ANN001
+    tested = _curved(15, 0.93, 0.92).replace(test_metric=0.905, test_cost=0.25,
+                                             tested_at=1_700_000_000.0)
+    untested = _curved(16, 0.93, 0.92).replace(test_metric=0.7)  # never shown
+    model = ResultsModel()
+    model.set_records([tested, untested])
+    qtmodeltester.check(model)
+    metric, when = _column(model, "test_metric"), _column(model, "tested_at")
+    assert model.headerData(metric, Qt.Orientation.Horizontal) == "Test acc."
+    assert model.index(0, metric).data() == "0.9050"
+    assert model.index(0, when).data() == time.strftime(
+        "%Y-%m-%d %H:%M", time.localtime(1_700_000_000.0))
+    assert model.index(1, metric).data() == ""
+    assert model.index(1, when).data() == ""
+    regression = ResultsModel()
+    regression.set_records([_curved(17, 0.9, 0.88, metric="r2")])
+    assert regression.headerData(metric, Qt.Orientation.Horizontal) == "Test R²"
+
+
+def test_details_panel_shows_diagnosis_and_test_figures(qtbot) -> None:  # noqa: ANN001
+    panel = DetailsPanel()
+    qtbot.addWidget(panel)
+    panel.show_record(_curved(18, 0.99, 0.85))
+    text = panel.summary.text()
+    assert "Diagnosis:</b> Overfitting: add L2/dropout — The training cost fell" in text
+    assert "Test set" not in text
+    panel.show_record(_curved(18, 0.93, 0.92).replace(test_metric=0.905, test_cost=0.25,
+                                                       tested_at=1_700_000_000.0))
+    assert "accuracy 0.9050, cost 0.2500" in panel.summary.text()

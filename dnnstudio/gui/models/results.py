@@ -3,11 +3,17 @@
 One row per experiment, in queue order. Besides the figures every experiment has, the table
 shows only the hyperparameters that differ between experiments: those are the ones being
 compared. A sort/filter proxy (:class:`ResultsProxy`) sorts on raw values, not on text.
+
+The *Diagnosis* column is the cost-curve advisor's verdict (:mod:`dnnstudio.core.advisor`),
+computed when a cell first needs it and kept until the experiment's epochs or state change.
+The test-set columns show only what an experiment's one final evaluation measured; the table
+never evaluates anything itself.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +27,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor, QFont
 
+from ...core.advisor import Diagnosis, diagnose
 from ...core.hyperparams import Hyperparameters
 from ...runs.records import ExperimentRecord, ExperimentState
 from ..palette import color_for
@@ -60,10 +67,17 @@ class Column:
     value: Callable[[ExperimentRecord], Any]
     tooltip: str = ""
     numeric: bool = False
+    tip: Callable[[ExperimentRecord], str] | None = None
+    """A tooltip for each record's cell; the column's ``tooltip`` when it gives ""."""
 
 
 def _metric_name(record: ExperimentRecord) -> str:
     return "R²" if record.metric == "r2" else "accuracy"
+
+
+def time_text(t: float | None) -> str:
+    """A Unix time as local ``YYYY-MM-DD HH:MM`` ("" for None)."""
+    return "" if t is None else time.strftime("%Y-%m-%d %H:%M", time.localtime(t))
 
 
 FIXED_BEFORE = [
@@ -84,6 +98,14 @@ FIXED_AFTER = [
            "Final cost J on the training set (with the L2 penalty)", True),
     Column("val_cost", "Val. cost", lambda r: _fmt(r.val_cost), lambda r: r.val_cost,
            "Final cost on the validation set", True),
+    # The diagnosis column goes here; it is the model's own (ResultsModel._diagnosis_column).
+    Column("test_metric", "Test acc.", lambda r: _fmt(r.test_metric) if r.tested else "",
+           lambda r: r.test_metric if r.tested else math.nan,
+           "Accuracy (R² for regression) on the test set, from the experiment's one final "
+           "evaluation; blank until then. Choose on validation, never on this", True),
+    Column("tested_at", "Tested at", lambda r: time_text(r.tested_at) if r.tested else "",
+           lambda r: r.tested_at if r.tested_at is not None else math.nan,
+           "When the test set was used on this experiment (blank: never)", True),
     Column("time", "Time (s)", lambda r: _fmt(r.train_time_s, 2), lambda r: r.train_time_s,
            "Training time in seconds", True),
     Column("epochs", "Epochs", lambda r: str(r.epochs_run), lambda r: r.epochs_run,
@@ -93,6 +115,10 @@ FIXED_AFTER = [
     Column("note", "Note", lambda r: r.note, lambda r: r.note.lower(),
            "Your note: what you tried and why (double-click to edit)"),
 ]
+
+
+_METRIC_KEYS = ("train_metric", "val_metric", "test_metric")
+"""Columns whose header says "R²" instead of "acc." when every experiment is a regression."""
 
 
 def _hp_column(name: str) -> Column:
@@ -137,7 +163,16 @@ class ResultsModel(RecordListModel):
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
-        self._columns: list[Column] = FIXED_BEFORE + FIXED_AFTER
+        self._diagnoses: dict[int, tuple[tuple[Any, ...], Diagnosis]] = {}
+        self._diagnosis_column = Column(
+            "diagnosis", "Diagnosis",
+            lambda r: "" if (d := self.diagnosis(r)) is None else d.label,
+            lambda r: "" if (d := self.diagnosis(r)) is None else d.label,
+            "What the cost curve and the train/validation gap say, and what to try next "
+            "(hover a cell for the numbers)",
+            tip=lambda r: "" if (d := self.diagnosis(r)) is None else d.text,
+        )
+        self._columns: list[Column] = self._make_columns()
         self._best_id: int | None = None
 
     @property
@@ -147,6 +182,20 @@ class ResultsModel(RecordListModel):
 
     def column_keys(self) -> list[str]:
         return [c.key for c in self._columns]
+
+    def diagnosis(self, record: ExperimentRecord) -> Diagnosis | None:
+        """The advisor's diagnosis of ``record`` (None while it is queued), computed once per
+        (experiment, epochs run, state) so that repaints do not repeat it. The start time is
+        part of the key too: a run queued again may end in the same state at the same epoch."""
+        if record.state is ExperimentState.QUEUED:
+            return None
+        key = (record.epochs_run, record.state, record.started_at)
+        cached = self._diagnoses.get(record.id)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        found = diagnose(record)
+        self._diagnoses[record.id] = (key, found)
+        return found
 
     # -- Qt model API ----------------------------------------------------------------------
     def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
@@ -159,7 +208,7 @@ class ResultsModel(RecordListModel):
             return None
         column = self._columns[section]
         if role == Qt.ItemDataRole.DisplayRole:
-            if column.key in ("train_metric", "val_metric") and self._records and all(
+            if column.key in _METRIC_KEYS and self._records and all(
                 r.metric == "r2" for r in self._records
             ):
                 return column.header.replace("acc.", "R²")
@@ -189,6 +238,8 @@ class ResultsModel(RecordListModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             if column.key in ("state", "id") and record.message:
                 return record.message
+            if column.tip is not None and (tip := column.tip(record)):
+                return tip
             return column.tooltip or None
         if role == Qt.ItemDataRole.BackgroundRole and record.id == self._best_id:
             return QBrush(QColor(255, 236, 150))
@@ -198,6 +249,9 @@ class ResultsModel(RecordListModel):
             return font
         if role == Qt.ItemDataRole.ForegroundRole and column.key == "state":
             return _STATE_COLOURS.get(record.state)
+        if role == Qt.ItemDataRole.ForegroundRole and column.key == "diagnosis":
+            found = self.diagnosis(record)
+            return None if found is None else _VERDICT_COLOURS.get(found.verdict)
         return None
 
     def flags(self, index: Index) -> Qt.ItemFlag:
@@ -220,10 +274,13 @@ class ResultsModel(RecordListModel):
 
     # -- hooks and internals ---------------------------------------------------------------
     def _records_reset(self) -> None:
+        self._diagnoses.clear()  # a new session may reuse the experiment ids
         self._columns = self._make_columns()
         self._best_id = self._find_best()
 
     def _records_changed(self) -> None:
+        for gone in self._diagnoses.keys() - self._row_of.keys():
+            del self._diagnoses[gone]
         self._refresh_columns()
         self._refresh_best()
 
@@ -237,7 +294,9 @@ class ResultsModel(RecordListModel):
 
     def _make_columns(self) -> list[Column]:
         varying = differing_fields([r.hyperparameters for r in self._records])
-        return FIXED_BEFORE + [_hp_column(name) for name in varying] + FIXED_AFTER
+        after = list(FIXED_AFTER)
+        after.insert([c.key for c in after].index("val_cost") + 1, self._diagnosis_column)
+        return FIXED_BEFORE + [_hp_column(name) for name in varying] + after
 
     def _refresh_columns(self) -> bool:
         """Rebuild the columns if the set of differing hyperparameters changed."""
@@ -279,6 +338,15 @@ _STATE_COLOURS = {
     ExperimentState.CANCELLED: QBrush(QColor(120, 120, 120)),
     ExperimentState.INTERRUPTED: QBrush(QColor(170, 110, 0)),
     ExperimentState.PRUNED: QBrush(QColor(130, 90, 160)),
+}
+_VERDICT_COLOURS = {
+    "good": QBrush(QColor(30, 130, 50)),
+    "too_small": QBrush(QColor(170, 110, 0)),
+    "stuck": QBrush(QColor(170, 110, 0)),
+    "overfitting": QBrush(QColor(170, 110, 0)),
+    "too_large": QBrush(QColor(200, 40, 40)),
+    "diverged": QBrush(QColor(200, 40, 40)),
+    "too_early": QBrush(QColor(120, 120, 120)),
 }
 
 

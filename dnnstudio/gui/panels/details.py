@@ -9,8 +9,9 @@ from typing import Any
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QVBoxLayout, QWidget
 
-from ...runs.records import ExperimentRecord
-from ..models.results import hp_text
+from ...core.advisor import diagnose
+from ...runs.records import ExperimentRecord, ExperimentState
+from ..models.results import hp_text, time_text
 
 
 def _figure(value: float) -> str:
@@ -31,6 +32,14 @@ def describe(record: ExperimentRecord) -> str:
             f"{record.epochs_run} epochs in {record.train_time_s:.2f} s; "
             f"{record.parameter_count:,} parameters"
         )
+    if record.tested:
+        lines.append(
+            f"<b>Test set</b> (its one final evaluation, {time_text(record.tested_at)}): {metric} "
+            f"{_figure(record.test_metric)}, cost {_figure(record.test_cost)}"
+        )
+    if record.state is not ExperimentState.QUEUED:
+        found = diagnose(record)
+        lines.append(f"<b>Diagnosis:</b> {html.escape(found.label)} — {html.escape(found.text)}")
     hp = record.hyperparameters.to_dict()
     chosen = ", ".join(f"{name} = {html.escape(hp_text(name, value))}"
                        for name, value in hp.items())
