@@ -15,17 +15,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PySide6.QtCore import QObject, QStandardPaths, QTimer, Signal
 
 from ..core.data.spec import DatasetSpec
 from ..core.hyperparams import Hyperparameters
-from ..core.training import HISTORY_FIELDS, EpochRows
 from ..runs import evaluation as runs_evaluation
 from ..runs import queue as runs_queue
 from ..runs.pool import WorkerPool
 from ..runs.queue import ExperimentQueue
 from ..runs.records import ExperimentRecord, ExperimentState, TestEvaluation
+from ..sessions.recorder import QueueRecorder
 from ..sessions.store import SessionStore, StoredSearch
 from ..sessions.writer import SessionWriter
 from .bridges import PoolBridge
@@ -94,10 +93,12 @@ class SessionController(QObject):
         self.session_dir = session_dir or default_session_dir()
         self.pool = WorkerPool(self.workers)
         self.queue = ExperimentQueue(self.pool, DatasetSpec(), max_parallel=self.workers)
+        self.writer: SessionWriter | None = None
+        # Saves every change to the file first; the signals below follow.
+        self.recorder = QueueRecorder(self.queue, lambda: self.writer)
         self.queue.subscribe(self._on_event)
         self.bridge = PoolBridge(self.pool, self)
         self.bridge.messagesReceived.connect(self._on_messages)
-        self.writer: SessionWriter | None = None
         self.path: Path | None = None
         self.untitled = True
         self._closed = False
@@ -112,9 +113,6 @@ class SessionController(QObject):
         self._progress_timer.setSingleShot(True)
         self._progress_timer.setInterval(200)
         self._progress_timer.timeout.connect(self._emit_progress_now)
-        self._written: dict[int, tuple[ExperimentState, str, float | None]] = {}
-        # The last epoch sent to the file for each running experiment.
-        self._appended: dict[int, int] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -241,8 +239,7 @@ class SessionController(QObject):
         self.writer = writer
         self.path = writer.path
         # What was last written belongs to the old file.
-        self._written.clear()
-        self._appended.clear()
+        self.recorder.forget()
 
     def _is_untitled(self, path: Path) -> bool:
         return path.parent.resolve() == self.session_dir.resolve() and path.name.startswith(
@@ -370,64 +367,21 @@ class SessionController(QObject):
         self._emit_progress()
 
     def _on_event(self, event: Any) -> None:
-        writer = self.writer
         if isinstance(event, runs_queue.ProgressAppended):
-            if writer is not None and event.records:
-                writer.append_history(event.experiment_id, event.records)
-                self._appended[event.experiment_id] = event.records[-1].epoch
             self.progressAppended.emit(event.experiment_id, event.records)
         elif isinstance(event, runs_queue.ParametersSnapshot):
             self.parametersUpdated.emit(event.experiment_id, event.epoch, event.params)
         elif isinstance(event, runs_queue.RecordChanged):
-            record = event.record
-            # Progress changes a running record 20 times a second; its epochs go to the file
-            # through append_history, so the record itself is written only when its state
-            # or note changes.
-            key = (record.state, record.note, record.started_at)
-            if writer is not None and self._written.get(record.id) != key:
-                self._written[record.id] = key
-                writer.put_experiment(record)
-                # A run that starts afresh clears what a previous run stored; then epochs go
-                # by append_history only (a whole history written in the middle could
-                # overtake epochs still buffered), and an ending adds the epochs that were not
-                # reported as progress. Rewriting a long history at the end would hold the
-                # GIL for a second.
-                if record.state is ExperimentState.RUNNING and record.epochs_run == 0:
-                    self._appended[record.id] = 0
-                    writer.put_history(record)
-                elif record.state.is_finished():
-                    self._write_missing_epochs(writer, record)
-            self.recordChanged.emit(record)
+            self.recordChanged.emit(event.record)
             self._emit_progress()
         elif isinstance(event, runs_queue.RecordAdded):
-            record = event.record
-            self._written[record.id] = (record.state, record.note, record.started_at)
-            if writer is not None:
-                writer.put_experiment(event.record)
-                writer.put_order(self.queue.order)
             self.recordAdded.emit(event.record, event.index)
             self._emit_progress()
         elif isinstance(event, runs_queue.RecordRemoved):
-            if writer is not None:
-                writer.delete_experiment(event.experiment_id)
-                writer.put_order(self.queue.order)
             self.recordRemoved.emit(event.experiment_id)
             self._emit_progress()
         elif isinstance(event, runs_queue.OrderChanged):
-            if writer is not None:
-                writer.put_order(event.order)
             self.orderChanged.emit(list(event.order))
-
-    def _write_missing_epochs(self, writer: SessionWriter, record: ExperimentRecord) -> None:
-        done = self._appended.pop(record.id, None)
-        if done is None or done > record.epochs_run:
-            writer.put_history(record)  # not seen running here: write it whole
-            return
-        if done < record.epochs_run:
-            rows = np.column_stack([np.arange(1, record.epochs_run + 1),
-                                    *(np.asarray(record.history[name]) for name in
-                                      HISTORY_FIELDS)])
-            writer.append_history(record.id, EpochRows(rows[done:]))
 
     def _emit_progress(self) -> None:
         if not self._progress_timer.isActive():
