@@ -184,7 +184,7 @@ class SessionController(QObject):
         self._switch_writer(writer)
         self.untitled = self._is_untitled(path)
         spec = data.dataset or DatasetSpec()
-        self.queue.load(data.records, data.order, dataset=spec)
+        self.queue.load(data.records, data.order, dataset=spec, next_id=data.next_id)
         self.evaluations = list(data.evaluations)
         self.stored_searches = list(data.searches)
         # Runs that were cut short by a crash are marked in the file too.

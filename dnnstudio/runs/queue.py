@@ -449,8 +449,12 @@ class ExperimentQueue:
         order: Sequence[int] | None = None,
         *,
         dataset: DatasetSpec | None = None,
+        next_id: int | None = None,
     ) -> None:
         """Replace every experiment with a saved session's (and the dataset, if given).
+
+        New experiments get ids from ``next_id`` on (at least one more than the largest
+        loaded), so a saved reference to a removed experiment never names a new one.
 
         Records that were running when the session was saved become interrupted (they can be
         queued again). Ids missing from ``order`` go at the end, by id; unknown ids in
@@ -484,7 +488,7 @@ class ExperimentQueue:
         self._cancelling.clear()
         self._pruning.clear()
         self._batch = {i for i, r in loaded.items() if r.state is ExperimentState.QUEUED}
-        self._next_id = max(loaded, default=0) + 1
+        self._next_id = max(max(loaded, default=0) + 1, next_id or 1)
         dataset_changed = dataset is not None and dataset != self._dataset
         if dataset is not None:
             self._dataset = dataset

@@ -280,8 +280,10 @@ class SessionData:
 
     @property
     def next_id(self) -> int:
-        """The id for a new experiment: one more than the largest so far."""
-        return max((r.id for r in self.records), default=0) + 1
+        """The id for a new experiment: one more than the largest so far, among the
+        experiments and the ids the test set's audit trail names."""
+        return max([r.id for r in self.records] + [e.experiment_id for e in self.evaluations],
+                   default=0) + 1
 
     def in_order(self) -> list[ExperimentRecord]:
         """The records in :attr:`order`."""
@@ -828,7 +830,11 @@ class SessionStore:
             The record with its new id.
         """
         with self._write("a new experiment") as db:
-            next_id = db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM experiments").fetchone()[0]
+            # Never an id the test set's audit trail names, even if that experiment is gone.
+            next_id = db.execute(
+                "SELECT MAX(COALESCE((SELECT MAX(id) FROM experiments), 0), "
+                "COALESCE((SELECT MAX(experiment_id) FROM test_evaluations), 0)) + 1"
+            ).fetchone()[0]
             record = record.replace(id=int(next_id))
             db.execute(_UPSERT_EXPERIMENT, self._experiment_row(record))
             db.executemany(_INSERT_HISTORY, self._history_rows(record))

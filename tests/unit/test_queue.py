@@ -483,3 +483,10 @@ def test_a_new_session_waits_for_an_abandoned_run_with_the_same_id(
     assert executor.submitted == [old.id, new.id]
     assert queue.records[new.id].state is ExperimentState.RUNNING
     assert queue.records[new.id].epochs_run == 0
+
+
+def test_load_keeps_new_ids_above_next_id(queue: ExperimentQueue) -> None:
+    queue.load([ExperimentRecord(id=1, hyperparameters=HP, state=ExperimentState.COMPLETED)],
+               [1], next_id=5)
+    queue.pause()
+    assert queue.add(HP).id == 5

@@ -576,3 +576,15 @@ def test_append_history_from_an_array_equals_from_records(tmp_path: Path) -> Non
         store.put_experiment(ExperimentRecord(id=1, hyperparameters=Hyperparameters()))
         with pytest.raises(ValueError, match="row 0 is epoch 1"):
             store.append_history(1, 2, EpochRows.from_records(records))
+
+
+def test_ids_named_by_the_audit_trail_are_never_given_again(session_path: Path) -> None:
+    with SessionStore.create(session_path) as store:
+        store.put_experiment(ExperimentRecord(id=1, hyperparameters=Hyperparameters()))
+        store.put_experiment(ExperimentRecord(id=2, hyperparameters=Hyperparameters()))
+        store.add_test_evaluation(TestEvaluation(2, 5.0, 0.1, 0.9, "accuracy", 10,
+                                                 {"source": "builtin", "name": "planar"}))
+        store.delete_experiment(2)
+        assert store.load().next_id == 3
+        added = store.add_experiment(ExperimentRecord(id=0, hyperparameters=Hyperparameters()))
+    assert added.id == 3
