@@ -6,13 +6,14 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QTimer
+from PySide6.QtCore import QCoreApplication, QSettings, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from .. import __version__
 from .controller import SessionController
 from .main_window import MainWindow
+from .recovery import SessionGuard
 
 
 def app_icon() -> QIcon:
@@ -22,10 +23,26 @@ def app_icon() -> QIcon:
         return QIcon(str(path))
 
 
-def create_window(session: str | None = None) -> MainWindow:
-    """A ready main window on a new session, or on ``session`` if given and readable."""
+def create_window(session: str | None = None, *, settings: QSettings | None = None,
+                  guard: SessionGuard | None = None) -> MainWindow:
+    """A ready main window on a new session, or on ``session`` if given and readable.
+
+    Without ``session``, if the app did not close cleanly last time (``guard``), it offers to
+    reopen the session that was open then.
+    """
+    if guard is not None and session is None:
+        crashed = guard.crashed_session()
+        if crashed is not None and QMessageBox.question(
+                None, "Reopen the last session?",
+                f"DNN Studio did not close properly last time. Everything that had finished "
+                f"is saved in\n{crashed}\nReopen it? (Experiments that were training are "
+                "marked interrupted; you can queue them again.)",
+        ) == QMessageBox.StandardButton.Yes:
+            session = str(crashed)
     controller = SessionController()
-    window = MainWindow(controller)
+    if guard is not None:
+        controller.pathChanged.connect(guard.opened)
+    window = MainWindow(controller, settings)
     opened = False
     if session is not None:
         opened = window.open_session(str(Path(session)))
@@ -47,10 +64,14 @@ def run(session: str | None = None) -> int:
     assert isinstance(app, QApplication)
     app.setWindowIcon(app_icon())
     app.setDesktopFileName("dnnstudio")
+    guard = SessionGuard(QSettings())
     try:
-        window = create_window(session)
+        window = create_window(session, guard=guard)
     except Exception as exc:  # the window cannot even start: say why in a dialog too
         QMessageBox.critical(None, "DNN Studio", f"DNN Studio could not start: {exc}")
         raise
     window.show()
-    return int(app.exec())
+    status = int(app.exec())
+    # Reached only when the window closed normally; a crash or a kill leaves the mark.
+    guard.closed_cleanly()
+    return status
