@@ -298,3 +298,26 @@ def test_envelope_grows_incrementally_and_matches_a_full_reduction() -> None:
         assert values[index].max() == finite.max()
         assert values[index].min() == finite.min()
         assert index[-1] == np.flatnonzero(drawable[:stop])[-1]  # ends at the newest epoch
+
+
+def test_a_run_that_produces_nan_and_inf_does_not_poison_another_or_the_axes(
+    qtbot: QtBot, panel: CostPlotsPanel
+) -> None:
+    healthy = _history(200)
+    panel.set_history(1, healthy)
+    broken = _history(60)
+    broken["train_cost"][30:] = [math.nan, math.inf, -math.inf] * 10
+    broken["val_cost"][40:] = [math.inf] * 20
+    broken["val_metric"][20:] = [math.nan] * 40
+    panel.set_history(2, broken)
+    panel.append(2, [_record(61, math.nan, math.inf)])
+    _wait_for_frame(qtbot, panel)
+    kept = panel.curves(1)
+    np.testing.assert_array_equal(kept["train_cost"].xData, np.arange(1, 201))
+    np.testing.assert_allclose(kept["train_cost"].yData, healthy["train_cost"])
+    bad = panel.curves(2)
+    assert np.all(np.isfinite(bad["train_cost"].yData))
+    for plot in (panel.cost_plot, panel.metric_plot):
+        (x0, x1), (y0, y1) = plot.getViewBox().viewRange()
+        assert all(math.isfinite(v) for v in (x0, x1, y0, y1))
+    panel.grab()
