@@ -65,6 +65,9 @@ class SessionController(QObject):
     testEvaluated(object)
         An experiment was given its final evaluation (the TestEvaluation); the session is
         now marked: :meth:`tuning_warning` names it.
+    sessionAboutToChange()
+        The session is about to be replaced (new or opened): sent before its running
+        experiments are abandoned, so a search can stop reacting to their ends.
     """
 
     sessionLoaded = Signal()
@@ -80,6 +83,7 @@ class SessionController(QObject):
     queueProgressChanged = Signal(float, int, int)
     errorOccurred = Signal(str)
     testEvaluated = Signal(object)
+    sessionAboutToChange = Signal()
 
     def __init__(
         self,
@@ -247,6 +251,7 @@ class SessionController(QObject):
 
     def _stop_running(self, why: str) -> None:
         """Cancel running experiments at once (their workers stop within milliseconds)."""
+        self.sessionAboutToChange.emit()
         self.queue.abandon_running(f"cancelled: {why} while it was training")
 
     def writer_put_dataset(self, spec: DatasetSpec) -> None:

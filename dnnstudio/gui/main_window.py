@@ -41,6 +41,7 @@ from .panels.parameters import ParametersPanel
 from .panels.plots import CostPlotsPanel
 from .panels.queue import QueuePanel
 from .panels.results import ResultsPanel
+from .search import SearchManager, SearchPanel
 
 MAX_RECENT = 8
 SESSION_FILTER = f"DNN Studio sessions (*{SESSION_SUFFIX});;All files (*)"
@@ -126,7 +127,14 @@ class MainWindow(QMainWindow):
                              self.docks["Parameters W[l], b[l]"], Qt.Orientation.Vertical)
         self.splitDockWidget(self.docks["Results"], self.docks["Details and notes"],
                              Qt.Orientation.Horizontal)
-
+        # -- hyperparameter search: the manager runs the session's searches; its dock shares
+        # the results' place (a search is looked at instead of, then beside, the table).
+        self.search_manager = SearchManager(controller, self)
+        self.search_panel = SearchPanel(self.search_manager, controller,
+                                        self.editor.hyperparameters, self)
+        self._dock("Search", self.search_panel, bottom)
+        self.tabifyDockWidget(self.docks["Results"], self.docks["Search"])
+        self.docks["Results"].raise_()
 
         self._pending_rows: dict[int, ExperimentRecord] = {}
         self._rows_timer = QTimer(self)
@@ -208,6 +216,13 @@ class MainWindow(QMainWindow):
         table = self.results.table
         table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         table.addAction(self.final_evaluation_action)
+        # -- the Search menu (its actions are the search panel's) --
+        search = self.search_panel
+        search_menu = menu.addMenu("&Search")
+        search_menu.addActions([search.new_action, search.lab_action, search.compare_action])
+        search_menu.addSeparator()
+        search_menu.addActions([search.pause_action, search.resume_action,
+                                search.cancel_action])
         view_menu = menu.addMenu("&View")
         for dock in self.docks.values():
             view_menu.addAction(dock.toggleViewAction())
@@ -274,6 +289,12 @@ class MainWindow(QMainWindow):
         self.results.selectionChanged.connect(self._update_evaluation_action)
         self.results.noteEdited.connect(c.set_note)
         self.details.noteEdited.connect(c.set_note)
+
+        # -- search: a point clicked in its views selects the experiment's row, as the
+        # scatter's do; a started search is brought into view.
+        self.search_panel.experimentSelected.connect(self.results.select)
+        self.search_panel.searchStarted.connect(lambda _: self.docks["Search"].raise_())
+        self.results.selectionChanged.connect(self.search_panel.set_selected_experiments)
 
     # -- layout and recent files -----------------------------------------------------------
     def _restore_layout(self) -> None:
@@ -726,6 +747,8 @@ class MainWindow(QMainWindow):
                 event.ignore()
                 return
         self._save_layout()
+        self.search_manager.shutdown()  # no new trial once the window goes
+        self.search_panel.shutdown()
         self.controller.shutdown()
         event.accept()
 
