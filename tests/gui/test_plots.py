@@ -321,3 +321,23 @@ def test_a_run_that_produces_nan_and_inf_does_not_poison_another_or_the_axes(
         (x0, x1), (y0, y1) = plot.getViewBox().viewRange()
         assert all(math.isfinite(v) for v in (x0, x1, y0, y1))
     panel.grab()
+
+
+def test_the_legend_names_at_most_a_few_experiments_then_the_selected_ones(
+    panel: CostPlotsPanel,
+) -> None:
+    for i in range(1, 13):
+        panel.add_experiment(i, f"alpha = {i}")
+
+    def names() -> list[str]:
+        return [label.text for _, label in panel.legend.items]
+
+    assert names()[:2] == ["training", "validation"]
+    assert names()[2:10] == [f"#{i} alpha = {i}" for i in range(5, 13)]  # the newest
+    assert names()[10] == "… and 4 more (select rows to name them here)"
+    panel.highlight({2, 3})
+    assert names()[2:] == ["#2 alpha = 2", "#3 alpha = 3", "… and 10 more (not selected)"]
+    panel.highlight(set())
+    for i in range(1, 6):
+        panel.remove_experiment(i)
+    assert len(names()) == 2 + 7

@@ -25,6 +25,8 @@ from ...core.training import EpochRecord, EpochRows
 from ..palette import color_for
 
 FRAME_MS = 100
+LEGEND_MAX = 8
+"""Most experiments the legend names at once (beyond, the selected ones)."""
 MAX_POINTS = 2000
 """Most points handed to a curve per frame; longer curves are reduced to the min and max of
 each of ``MAX_POINTS / 2`` bins first (the same envelope, at a fraction of the drawing)."""
@@ -252,6 +254,8 @@ class CostPlotsPanel(QWidget):
         )
         self.legend.addItem(self._style_samples[0], "training")
         self.legend.addItem(self._style_samples[1], "validation")
+        self._more_sample = pg.PlotDataItem(pen=None)
+        self._more_shown = 0
 
         self._x_bound = 0.0
         self.cost_plot.enableAutoRange(axis="x", enable=False)
@@ -297,9 +301,7 @@ class CostPlotsPanel(QWidget):
             series.curves[row] = curve
             self._curve_owner[curve] = experiment_id
         self._series[experiment_id] = series
-        self.legend.addItem(series.curves[_TRAIN_COST], self._legend_text(series))
-        # Many experiments: spread the legend over columns rather than down the plot.
-        self.legend.setColumnCount(1 + len(self._series) // 10)
+        self._sync_legend()
         self._restyle(series)
 
     def remove_experiment(self, experiment_id: int) -> None:
@@ -307,13 +309,12 @@ class CostPlotsPanel(QWidget):
         series = self._series.pop(experiment_id, None)
         if series is None:
             return
-        self.legend.removeItem(series.curves[_TRAIN_COST])
         for row, curve in series.curves.items():
             plot = self.cost_plot if row in (_TRAIN_COST, _VAL_COST) else self.metric_plot
             plot.removeItem(curve)
             del self._curve_owner[curve]
         self._remove_marker(series)
-        self.legend.setColumnCount(1 + len(self._series) // 10)
+        self._sync_legend()
 
     def clear(self) -> None:
         """Remove every experiment."""
@@ -426,6 +427,7 @@ class CostPlotsPanel(QWidget):
         self._selected = selected
         for series in self._series.values():
             self._restyle(series)
+        self._sync_legend()
 
     @property
     def log_scale(self) -> bool:
@@ -543,6 +545,34 @@ class CostPlotsPanel(QWidget):
         for row, curve in series.curves.items():
             curve.setPen(self._pen(series.id, dashed=row in _VAL_ROWS))
             curve.setZValue(z)
+
+    def _legend_entries(self) -> list[_Series]:
+        """The experiments the legend names: all of a few; of many, the selected ones (or,
+        with none selected, the newest), so the legend never covers the curves."""
+        if len(self._series) <= LEGEND_MAX:
+            return list(self._series.values())
+        chosen = [s for i, s in self._series.items() if i in self._selected]
+        if not chosen:
+            chosen = list(self._series.values())[-LEGEND_MAX:]
+        return chosen[:LEGEND_MAX]
+
+    def _sync_legend(self) -> None:
+        entries = self._legend_entries()
+        wanted = [s.curves[_TRAIN_COST] for s in entries]
+        shown = [item for item, _ in self.legend.items
+                 if item not in self._style_samples and item is not self._more_sample]
+        more = len(self._series) - len(entries)
+        if shown == wanted and self._more_shown == more:
+            return
+        self.legend.clear()
+        self.legend.addItem(self._style_samples[0], "training")
+        self.legend.addItem(self._style_samples[1], "validation")
+        for series in entries:
+            self.legend.addItem(series.curves[_TRAIN_COST], self._legend_text(series))
+        if more:
+            hint = "select rows to name them here" if not self._selected else "not selected"
+            self.legend.addItem(self._more_sample, f"… and {more} more ({hint})")
+        self._more_shown = more
 
     def _legend_text(self, series: _Series) -> str:
         text = f"#{series.id} {series.label}".rstrip()
