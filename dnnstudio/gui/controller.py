@@ -252,7 +252,7 @@ class SessionController(QObject):
     def _stop_running(self, why: str) -> None:
         """Cancel running experiments at once (their workers stop within milliseconds)."""
         self.sessionAboutToChange.emit()
-        self.queue.abandon_running(f"cancelled: {why} while it was training")
+        self.queue.abandon_running(f"interrupted: {why} while it was training")
 
     def writer_put_dataset(self, spec: DatasetSpec) -> None:
         if self.writer is not None:

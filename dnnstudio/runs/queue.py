@@ -393,9 +393,10 @@ class ExperimentQueue:
     def abandon_running(self, reason: str) -> list[int]:
         """Stop every running experiment now, without waiting for its worker.
 
-        Each is asked to stop and marked cancelled at once with ``reason``; what its worker
-        still reports is ignored (the record is no longer running), and the worker becomes
-        free when it has stopped. Used when the session is replaced.
+        Each is asked to stop and marked interrupted at once with ``reason`` (it can be
+        queued again, as after a crash); what its worker still reports is ignored (the record
+        is no longer running), and the worker becomes free when it has stopped. Used when
+        the session is replaced.
 
         Returns
         -------
@@ -410,8 +411,8 @@ class ExperimentQueue:
             self._pruning.pop(experiment_id, None)
             self._abandoned.add(experiment_id)
             record = self.records[experiment_id]
-            self._set(record.replace(state=ExperimentState.CANCELLED, finished_at=time.time(),
-                                     message=reason))
+            self._set(record.replace(state=ExperimentState.INTERRUPTED,
+                                     finished_at=time.time(), message=reason))
         return ids
 
     def is_cancelling(self, experiment_id: int) -> bool:

@@ -261,10 +261,10 @@ def assert_same_record(a: ExperimentRecord, b: ExperimentRecord) -> None:
 
 
 def assert_stopped_in_file(path: Path, experiment_id: int) -> None:
-    """The experiment was running in the session at ``path`` and was stopped (cancelled) when
-    the session was replaced: its file says so and keeps the epochs it ran."""
+    """The experiment was running in the session at ``path`` and was stopped (interrupted)
+    when the session was replaced: its file says so and keeps the epochs it ran."""
     stopped = load_file(path)[experiment_id]
-    assert stopped.state is ExperimentState.CANCELLED
+    assert stopped.state is ExperimentState.INTERRUPTED
     assert stopped.epochs_run >= 10
     assert len(stopped.history["train_cost"]) == stopped.epochs_run
 

@@ -444,24 +444,24 @@ def test_a_worker_that_cannot_start_fails_only_its_experiment() -> None:
     assert record.message.startswith("could not start a worker process")
 
 
-def test_abandon_running_cancels_at_once_and_ignores_late_reports(
+def test_abandon_running_interrupts_at_once_and_ignores_late_reports(
     queue: ExperimentQueue, executor: FakeExecutor, results: dict[str, TrainResult]
 ) -> None:
     first, second, third = (queue.add(HP) for _ in range(3))
     assert queue.records[first.id].state is ExperimentState.RUNNING
     assert queue.records[third.id].state is ExperimentState.QUEUED
     queue.pause()  # nothing new may start when the runs are stopped
-    ids = queue.abandon_running("cancelled: another session was opened")
+    ids = queue.abandon_running("interrupted: another session was opened")
     assert ids == [first.id, second.id]
     assert executor.cancelled == [first.id, second.id]
     for ident in ids:
         record = queue.records[ident]
-        assert record.state is ExperimentState.CANCELLED
-        assert record.message.startswith("cancelled: another session")
+        assert record.state is ExperimentState.INTERRUPTED
+        assert record.message.startswith("interrupted: another session")
     # The workers' own answers arrive later and change nothing.
     executor.outbox.append(Finished(first.id, results["completed"]))
     queue.handle(executor.poll(0))
-    assert queue.records[first.id].state is ExperimentState.CANCELLED
+    assert queue.records[first.id].state is ExperimentState.INTERRUPTED
     assert queue.records[third.id].state is ExperimentState.QUEUED
 
 
@@ -470,7 +470,7 @@ def test_a_new_session_waits_for_an_abandoned_run_with_the_same_id(
 ) -> None:
     old = queue.add(HP)
     assert queue.records[old.id].state is ExperimentState.RUNNING
-    queue.abandon_running("cancelled: another session was opened")
+    queue.abandon_running("interrupted: another session was opened")
     queue.load([], [], dataset=DatasetSpec(name="moons"))
     new = queue.add(HP)
     assert new.id == old.id  # ids start again in the new session
