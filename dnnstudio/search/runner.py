@@ -292,6 +292,15 @@ class SearchRunner:
     def _limit(self) -> int:
         return self.spec.parallel or self.queue.max_parallel
 
+    def _room(self) -> bool:
+        """A new trial would start at once: the queue runs, nothing waits ahead of it, and a
+        worker is free. Trials are asked for only then, so a Bayesian search proposes each
+        with every result so far, and a paused search leaves nothing queued behind."""
+        queue = self.queue
+        return (not queue.paused and not queue.count(ExperimentState.QUEUED)
+                and queue.count(ExperimentState.RUNNING) < queue.max_parallel
+                and queue.pool.idle_count() > 0)
+
     def _top_up(self) -> None:
         if self._busy or self._state is not SearchState.RUNNING:
             return
@@ -302,7 +311,7 @@ class SearchRunner:
                     and self.elapsed() >= self.spec.seconds):
                 self._budget_spent = True
             while (not self._exhausted and not self._budget_spent
-                   and self._active() < self._limit()):
+                   and self._active() < self._limit() and self._room()):
                 params = self._strategy.ask()
                 if params is None:
                     self._exhausted = True
@@ -334,6 +343,8 @@ class SearchRunner:
         elif isinstance(event, RecordChanged):
             record = event.record
             if record.group != self.name:
+                if record.state.is_finished():
+                    self._top_up()  # a worker is free
                 return
             if (record.state.is_finished() and record.state is not ExperimentState.INTERRUPTED
                     and record.id not in self._told):

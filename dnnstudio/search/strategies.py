@@ -90,7 +90,15 @@ class Strategy(Protocol):
 
 
 def _key(params: dict[str, Any]) -> str:
-    return json.dumps(params, sort_keys=True)
+    """The same for equal values: 1 written in a spec and 1.0 read back from a record."""
+    def plain(value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, list | tuple):
+            return [plain(v) for v in value]
+        return value
+
+    return json.dumps({k: plain(v) for k, v in params.items()}, sort_keys=True)
 
 
 class GridStrategy:

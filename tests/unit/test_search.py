@@ -344,7 +344,8 @@ def test_runner_runs_a_grid_search_to_the_end() -> None:
     changes: list[SearchState] = []
     runner = SearchRunner(queue, _grid_spec(), "grid search 1")
     runner.subscribe(lambda r: changes.append(r.state))
-    assert len(runner.records()) == 2  # two at once (parallel = the queue's limit)
+    # A trial is asked for only when it can start: the single experiment has one worker.
+    assert len(runner.records()) == 1
     queue.run_until_idle(timeout=10)
     assert runner.state is SearchState.FINISHED
     assert changes[-1] is SearchState.FINISHED
@@ -444,6 +445,32 @@ def test_diverged_trials_count_as_pruned_and_cancelled_as_failed() -> None:
     states = [t.state for t in runner.trials()]
     assert states.count(TrialState.PRUNED) == 2  # alpha 0.1, both activations
     assert runner.state is SearchState.FINISHED
+
+
+def test_trials_wait_for_a_free_worker_and_leave_nothing_queued() -> None:
+    executor = ScriptedExecutor(lambda hp: _result(hp, val=0.5), slots=2)
+    queue = ExperimentQueue(executor, DatasetSpec(), max_parallel=2)
+    queue.pause()
+    runner = SearchRunner(queue, _grid_spec(), "g")
+    assert runner.records() == []  # the queue is paused: nothing is asked for
+    queue.resume()
+    assert [r.state for r in runner.records()] == [ExperimentState.RUNNING] * 2
+    queue.add(Hyperparameters(epochs=3))  # waits behind the two trials
+    queue.handle(executor.poll(0))
+    # The single experiment took the first free worker; the search the second.
+    assert queue.records[3].state is ExperimentState.RUNNING
+    assert queue.count(ExperimentState.QUEUED) == 0
+    queue.run_until_idle(timeout=10)
+    assert runner.state is SearchState.FINISHED
+    assert len(runner.records()) == 6
+
+
+def test_a_grid_of_whole_numbers_for_a_float_is_not_repeated_after_reopening() -> None:
+    spec = SearchSpec.from_dict({"search": {"space": {"alpha": [1, 10]}}})
+    grid = GridStrategy(spec.space)
+    grid.restore([TrialResult(1, 1, {"alpha": 1.0}, TrialState.COMPLETE, 0.5)])
+    assert grid.ask() == {"alpha": 10}
+    assert grid.ask() is None
 
 
 def test_pause_resume_and_cancel() -> None:
