@@ -10,6 +10,7 @@ peak measured in the same run.
     python benchmarks/bench_trainer.py                   # all workloads, 5 rounds
     python benchmarks/bench_trainer.py --only W1 --rounds 3
     python benchmarks/bench_trainer.py --reference ../shared/bench/torch_reference.py
+    python benchmarks/bench_trainer.py --only W1 --rounds 15 --no-torch   # our figures only
 
 Without PyTorch installed (``pip install torch==2.13.0`` takes the CPU build on this machine)
 only our own figures are printed. Medians over the rounds are reported; the machine is shared
@@ -170,11 +171,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--only", nargs="*", help="workloads to run, e.g. W1 W3")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    parser.add_argument("--no-torch", action="store_true",
+                        help="skip the PyTorch runs (quicker, for our validation overhead)")
     args = parser.parse_args(argv)
     if not args.reference.exists():
         parser.error(f"no reference script at {args.reference}; pass --reference")
-    have_torch = importlib.util.find_spec("torch") is not None
-    if not have_torch:
+    have_torch = not args.no_torch and importlib.util.find_spec("torch") is not None
+    if not have_torch and not args.no_torch:
         print("PyTorch is not installed: printing our figures only "
               "(pip install torch==2.13.0 for the CPU build)")
 

