@@ -311,9 +311,18 @@ class ExperimentQueue:
         self.dispatch()
         return self.records[record.id]
 
-    def add(self, hp: Hyperparameters, *, note: str = "", group: str = "") -> ExperimentRecord:
-        """Queue a new experiment at the end; returns its record as queued."""
-        record = ExperimentRecord(id=self._new_id(), hyperparameters=hp, note=note, group=group)
+    def add(self, hp: Hyperparameters, *, note: str = "", group: str = "",
+            folds: int | None = None) -> ExperimentRecord:
+        """Queue a new experiment at the end; returns its record as queued.
+
+        ``folds``: measure it by k-fold cross-validation over the training and validation
+        rows instead of on the validation set.
+        """
+        if folds is not None and (isinstance(folds, bool) or not isinstance(folds, int)
+                                  or folds < 2):
+            raise QueueError(f"cross-validation needs at least 2 folds, not {folds!r}")
+        record = ExperimentRecord(id=self._new_id(), hyperparameters=hp, note=note,
+                                  group=group, folds=folds)
         self._insert(record, len(self.order))
         return record
 
@@ -321,7 +330,8 @@ class ExperimentQueue:
         """Queue a copy of an experiment's hyperparameters and note right after it, to vary."""
         original = self.get(experiment_id)
         record = ExperimentRecord(
-            id=self._new_id(), hyperparameters=original.hyperparameters, note=original.note
+            id=self._new_id(), hyperparameters=original.hyperparameters, note=original.note,
+            folds=original.folds,
         )
         self._insert(record, self.order.index(experiment_id) + 1)
         return record
@@ -504,7 +514,7 @@ class ExperimentQueue:
 
     def _job(self, record: ExperimentRecord) -> Job:
         return Job(record.id, record.hyperparameters.to_dict(), self._dataset.to_dict(),
-                   self.eval_every, self.snapshot_seconds)
+                   self.eval_every, self.snapshot_seconds, folds=record.folds)
 
     def dispatch(self) -> None:
         """Start queued experiments, in order, while there is room.
@@ -554,6 +564,11 @@ class ExperimentQueue:
             if isinstance(message, Started):
                 self._set(record.replace(started_at=message.at))
             elif isinstance(message, Progress):
+                if record.folds:
+                    record = record.replace(
+                        fold_progress=message.fraction_done(record.hyperparameters.epochs))
+                    if not message.records:
+                        self._set(record)
                 if message.records:
                     self._set(record.progressed(message.records))
                     self._emit(ProgressAppended(record.id, message.records))

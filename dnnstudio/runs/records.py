@@ -219,6 +219,11 @@ class ExperimentRecord:
         Figures on the test set: NaN unless the experiment was given its one final evaluation.
     tested_at : float or None
         Unix time of that final evaluation.
+    folds : int or None
+        Trained with k-fold cross-validation over the training and validation rows: the
+        validation figures are the means over the folds, and the history their average.
+    fold_progress : float
+        While a cross-validated run trains, the fraction of all its folds done (not saved).
     """
 
     id: int
@@ -244,6 +249,8 @@ class ExperimentRecord:
     test_cost: float = math.nan
     test_metric: float = math.nan
     tested_at: float | None = None
+    folds: int | None = None
+    fold_progress: float = 0.0
 
     # -- transitions ----------------------------------------------------------------------
     def replace(self, **changes: Any) -> ExperimentRecord:
@@ -306,6 +313,7 @@ class ExperimentRecord:
             note=self.note,
             created_at=self.created_at,
             group=self.group,
+            folds=self.folds,
         )
 
     # -- derived --------------------------------------------------------------------------
@@ -324,6 +332,8 @@ class ExperimentRecord:
         """Fraction of the planned epochs done, 0..1."""
         if self.state.is_finished() and self.state is not ExperimentState.INTERRUPTED:
             return 1.0
+        if self.folds:
+            return self.fold_progress
         return min(1.0, self.epochs_run / self.hyperparameters.epochs)
 
     def seconds_left(self, now: float | None = None) -> float | None:
@@ -334,6 +344,13 @@ class ExperimentRecord:
         elapsed = float(times[-1]) if len(times) else None
         if not elapsed:
             return None
+        if self.folds:
+            done = self.fold_progress
+            if not self.started_at or done <= 0:
+                return None
+            spent = max(0.0, time.time() - self.started_at) if now is None else \
+                max(0.0, now - self.started_at)
+            return spent * (1 - done) / done
         per_epoch = elapsed / self.epochs_run
         return per_epoch * (self.hyperparameters.epochs - self.epochs_run)
 

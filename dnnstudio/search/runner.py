@@ -324,7 +324,7 @@ class SearchRunner:
                     # without an experiment, and the search goes on.
                     self._strategy.tell(self._asked, TrialState.FAILED, None, 0)
                     continue
-                record = self.queue.add(hp, group=self.name)
+                record = self.queue.add(hp, group=self.name, folds=self.spec.folds)
                 self._numbers[record.id] = self._asked
                 changed = True
             if (self._exhausted or self._budget_spent) and self._active() == 0:

@@ -19,6 +19,7 @@ came from::
     objective = "accuracy"     # accuracy (R² for regression) | cost
     parallel = 2               # at most this many trials at once (default: the queue's)
     prune = true               # stop hopeless trials early (median rule)
+    folds = 5                  # optional: judge each trial by k-fold cross-validation
     [search.space]
     alpha = [0.001, 0.01, 0.1]                  # a list: these values
     hidden = [[4], [8]]
@@ -56,6 +57,7 @@ OBJECTIVES = ("accuracy", "cost")
 _OBJECTIVE_ALIASES = {"accuracy": "accuracy", "val_metric": "accuracy", "r2": "accuracy",
                       "metric": "accuracy", "cost": "cost", "val_cost": "cost"}
 MAX_TRIALS = 100_000
+MAX_FOLDS = 20
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,10 @@ class SearchSpec:
     parallel : int or None
         Most trials at once (None: the queue's limit).
     pruning : PruningSpec
+    folds : int or None
+        Judge each trial by k-fold cross-validation over the training and validation rows
+        (the mean over the folds) instead of by the one validation set: less optimistic
+        when many configurations are compared on a small dataset, and k times the work.
     dataset : DatasetSpec or None
         The data, for a search run on its own (``dnnstudio sweep``); the app uses the
         session's.
@@ -127,6 +133,7 @@ class SearchSpec:
     objective: str = "accuracy"
     parallel: int | None = None
     pruning: PruningSpec = field(default_factory=PruningSpec)
+    folds: int | None = None
     dataset: DatasetSpec | None = None
 
     # -- reading --------------------------------------------------------------------------
@@ -179,7 +186,7 @@ class SearchSpec:
             raise SpecError(f"fixed.{exc.field}", str(exc)) from None
         search = _table(data, "search")
         _check_keys("search", search, {"strategy", "trials", "seconds", "seed", "objective",
-                                       "parallel", "prune", "pruning", "space"})
+                                       "parallel", "prune", "pruning", "space", "folds"})
         strategy = search.get("strategy", "grid")
         if strategy not in STRATEGIES:
             raise SpecError("search.strategy",
@@ -207,10 +214,13 @@ class SearchSpec:
         if parallel is not None:
             parallel = _int("search.parallel", parallel, 1, 1024)
         pruning = _pruning(search)
+        folds = search.get("folds")
+        if folds is not None:
+            folds = _int("search.folds", folds, 2, MAX_FOLDS)
         return cls(space=space, fixed=fixed, strategy=strategy, trials=trials,
                    seconds=None if seconds is None else float(seconds), seed=seed,
                    objective=_OBJECTIVE_ALIASES[objective], parallel=parallel,
-                   pruning=pruning, dataset=dataset)
+                   pruning=pruning, folds=folds, dataset=dataset)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data in the TOML layout; :meth:`from_dict` reads it back equal."""
@@ -218,7 +228,7 @@ class SearchSpec:
                                   "objective": self.objective,
                                   "pruning": self.pruning.to_data(),
                                   "space": self.space.to_data()}
-        for key in ("trials", "seconds", "parallel"):
+        for key in ("trials", "seconds", "parallel", "folds"):
             if getattr(self, key) is not None:
                 search[key] = getattr(self, key)
         out: dict[str, Any] = {"fixed": dict(self.fixed), "search": search}
@@ -247,6 +257,8 @@ class SearchSpec:
         planned = self.planned_trials()
         budget = [f"{planned} trials" if planned is not None else "",
                   f"{self.seconds:g} s" if self.seconds is not None else ""]
+        if self.folds:
+            budget.append(f"{self.folds}-fold cross-validation")
         return (f"{self.strategy} search over {', '.join(self.space.names)}"
                 f" ({', '.join(b for b in budget if b)})")
 

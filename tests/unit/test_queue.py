@@ -490,3 +490,21 @@ def test_load_keeps_new_ids_above_next_id(queue: ExperimentQueue) -> None:
                [1], next_id=5)
     queue.pause()
     assert queue.add(HP).id == 5
+
+
+def test_a_cross_validated_experiment_reports_progress_over_all_its_folds(
+    queue: ExperimentQueue, executor: FakeExecutor
+) -> None:
+    with pytest.raises(QueueError, match="at least 2 folds"):
+        queue.add(HP, folds=1)
+    record = queue.add(HP, folds=4)
+    assert executor.jobs[-1].folds == 4
+    rows = [EpochRecord(e, 0.5, 0.6, 0.7, 0.6, 0.5, 0.01 * e) for e in range(1, 11)]
+    queue.handle([Progress(record.id, rows, fold=0, folds=4, epoch=10)])
+    assert queue.records[record.id].progress == pytest.approx(10 / 80)  # HP has 20 epochs
+    assert queue.records[record.id].epochs_run == 10
+    queue.handle([Progress(record.id, (), fold=2, folds=4, epoch=5)])
+    now = queue.records[record.id]
+    assert now.progress == pytest.approx((2 * 20 + 5) / 80)
+    assert now.epochs_run == 10  # the curves are the first fold's
+    assert queue.duplicate(record.id).folds == 4

@@ -125,3 +125,21 @@ def test_session_on_other_data_is_refused(tmp_path: Path,
     capsys.readouterr()
     assert main(["sweep", str(_spec(tmp_path)), "--session", str(session)]) == 2
     assert "share their data and split" in capsys.readouterr().err
+
+
+def test_a_sweep_judged_by_cross_validation(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "cv.toml"
+    spec.write_text('[dataset]\nname = "iris"\n[fixed]\nepochs = 100\nhidden = [4]\n'
+                    '[search]\nstrategy = "grid"\nfolds = 3\n'
+                    '[search.space]\nalpha = [0.1, 0.5]\n', encoding="utf-8")
+    session = tmp_path / "cv.dnnsession"
+    assert main(["sweep", str(spec), "--session", str(session), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert [t["state"] for t in result["trials"]] == ["completed", "completed"]
+    assert all(t["message"].startswith("3-fold cross-validation: validation accuracy")
+               for t in result["trials"])
+    with SessionStore.open(session, read_only=True) as store:
+        records = store.load().records
+    assert [r.folds for r in records] == [3, 3]
+    assert all(len(r.history["val_cost"]) == 100 for r in records)  # the fold average
