@@ -155,6 +155,23 @@ def test_dialog_shows_a_spec_and_gives_it_back(qtbot: QtBot, spec: SearchSpec) -
     assert shown.to_dict() == spec.to_dict()
 
 
+def test_dialog_offers_cross_validation_as_the_objective(qtbot: QtBot) -> None:
+    dialog = SearchDialog(EDITOR)
+    qtbot.addWidget(dialog)
+    spec = dialog.spec()
+    assert spec is not None
+    assert spec.folds is None
+    dialog.folds_check.setChecked(True)
+    dialog.folds_spin.setValue(3)
+    spec = dialog.spec()
+    assert spec is not None
+    assert spec.folds == 3
+    again = SearchDialog(EDITOR, spec=spec)
+    qtbot.addWidget(again)
+    assert again.folds_check.isChecked()
+    assert again.folds_spin.value() == 3
+
+
 def test_values_are_read_as_the_lesson_writes_them() -> None:
     assert parse_values("hidden", "4; 8; 16,16; none") == [[4], [8], [16, 16], []]
     assert parse_values("batch_size", "32, 64 full") == [32, 64, None]

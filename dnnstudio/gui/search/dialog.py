@@ -147,6 +147,13 @@ SEED_TIP = ("<p><b>Seed of the search</b><br>Seeds the random and Bayesian choic
 PARALLEL_TIP = ("<p><b>At once</b><br>Most trials of this search queued or running at a time. "
                 "A Bayesian search learns from each result before it proposes the next, so "
                 "fewer at once makes better use of its budget.</p>")
+FOLDS_TIP = (
+    "<p><b>Judge by k-fold cross-validation</b><br>Compare many configurations on one "
+    "validation set and the best of them looks better than it is: it was partly chosen for "
+    "that set's luck. Cross-validation trains each trial k times, each time holding out a "
+    "different k-th of the training and validation rows, and scores it by the mean. Less "
+    "optimistic, and k times the work, so best for small datasets. The test set is never "
+    "used.</p>")
 PRUNING_TIP = (
     "<p><b>Stop hopeless trials early (median rule)</b><br>After a few trials have finished, "
     "a running trial whose best validation cost is worse than the median of the finished "
@@ -625,6 +632,18 @@ class SearchDialog(QDialog):
         self.parallel_spin.setRange(0, 1024)
         self.parallel_spin.setSpecialValueText("as many as the queue runs")
         self.parallel_spin.setToolTip(PARALLEL_TIP)
+        self.folds_check = QCheckBox("Judge by k-fold cross-validation, k =")
+        self.folds_check.setToolTip(FOLDS_TIP)
+        self.folds_spin = QSpinBox()
+        self.folds_spin.setRange(2, 20)
+        self.folds_spin.setValue(5)
+        self.folds_spin.setToolTip(FOLDS_TIP)
+        folds_row = QWidget()
+        folds_layout = QHBoxLayout(folds_row)
+        folds_layout.setContentsMargins(0, 0, 0, 0)
+        folds_layout.addWidget(self.folds_check)
+        folds_layout.addWidget(self.folds_spin)
+        folds_layout.addStretch(1)
         self.pruning_check = QCheckBox("Stop hopeless trials early (median rule)")
         self.pruning_check.setChecked(True)
         self.pruning_check.setToolTip(PRUNING_TIP)
@@ -638,6 +657,7 @@ class SearchDialog(QDialog):
             label_widget = QLabel(label)
             label_widget.setToolTip(tip)
             form.addRow(label_widget, widget)
+        form.addRow(folds_row)
         form.addRow(self.pruning_check)
 
         self.summary_label = QLabel()
@@ -664,9 +684,10 @@ class SearchDialog(QDialog):
         self.resize(760, 700)
 
         self.strategy_combo.currentIndexChanged.connect(self._on_strategy)
-        for spin in (self.trials_spin, self.seconds_spin, self.seed_spin, self.parallel_spin):
+        for spin in (self.trials_spin, self.seconds_spin, self.seed_spin, self.parallel_spin,
+                     self.folds_spin):
             spin.valueChanged.connect(self._revalidate)
-        for check in (self.seconds_check, self.pruning_check):
+        for check in (self.seconds_check, self.pruning_check, self.folds_check):
             check.toggled.connect(self._revalidate)
         self.objective_combo.currentIndexChanged.connect(self._revalidate)
 
@@ -723,6 +744,8 @@ class SearchDialog(QDialog):
             search["seconds"] = self.seconds_spin.value()
         if self.parallel_spin.value() > 0:
             search["parallel"] = self.parallel_spin.value()
+        if self.folds_check.isChecked():
+            search["folds"] = self.folds_spin.value()
         return {"fixed": fixed, "search": search}
 
     # -- writing ---------------------------------------------------------------------------
@@ -763,6 +786,9 @@ class SearchDialog(QDialog):
             self.seed_spin.setValue(spec.seed)
             self.objective_combo.setCurrentIndex(self.objective_combo.findData(spec.objective))
             self.parallel_spin.setValue(spec.parallel or 0)
+            self.folds_check.setChecked(spec.folds is not None)
+            if spec.folds is not None:
+                self.folds_spin.setValue(spec.folds)
             self.pruning_check.setChecked(spec.pruning.enabled)
         finally:
             self._updating = False
