@@ -53,6 +53,16 @@ def test_model_passes_qt_model_tester(qtmodeltester) -> None:  # noqa: ANN001
     qtmodeltester.check(queue)
 
 
+def test_a_search_column_appears_once_an_experiment_belongs_to_one() -> None:
+    model = ResultsModel()
+    model.set_records(RECORDS)
+    assert "group" not in model.column_keys()
+    model.add_record(_record(5, 0.01, 0.5, 1.0).replace(group="grid search 1", folds=5), 4)
+    assert model.column_keys()[:3] == ["id", "state", "group"]
+    assert model.index(4, _column(model, "group")).data() == "grid search 1 (5-fold)"
+    assert model.index(0, _column(model, "group")).data() == ""
+
+
 def test_only_differing_hyperparameters_get_columns() -> None:
     assert differing_fields([r.hyperparameters for r in RECORDS]) == ["alpha", "hidden"]
     model = ResultsModel()

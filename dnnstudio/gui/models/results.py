@@ -75,6 +75,12 @@ def _metric_name(record: ExperimentRecord) -> str:
     return "R²" if record.metric == "r2" else "accuracy"
 
 
+def _group_text(record: ExperimentRecord) -> str:
+    if record.folds:
+        return f"{record.group} ({record.folds}-fold)".strip()
+    return record.group
+
+
 def time_text(t: float | None) -> str:
     """A Unix time as local ``YYYY-MM-DD HH:MM`` ("" for None)."""
     return "" if t is None else time.strftime("%Y-%m-%d %H:%M", time.localtime(t))
@@ -83,8 +89,13 @@ def time_text(t: float | None) -> str:
 FIXED_BEFORE = [
     Column("id", "#", lambda r: str(r.id), lambda r: r.id, "Experiment number", True),
     Column("state", "Status", lambda r: r.state.value, lambda r: r.state.value,
-           "queued, running, completed, diverged, cancelled, failed or interrupted"),
+           "queued, running, completed, diverged, cancelled, failed, interrupted or pruned"),
 ]
+GROUP_COLUMN = Column(
+    "group", "Search", lambda r: _group_text(r), lambda r: _group_text(r).lower(),
+    "The search this experiment is a trial of (blank: queued by hand); k-fold: judged by "
+    "cross-validation, its validation figures are the means over the folds")
+"""Shown only once some experiment belongs to a search or is cross-validated."""
 FIXED_AFTER = [
     Column("train_metric", "Train acc.", lambda r: _fmt(r.train_metric),
            lambda r: r.train_metric, "Accuracy (R² for regression) on the training set", True),
@@ -296,7 +307,10 @@ class ResultsModel(RecordListModel):
         varying = differing_fields([r.hyperparameters for r in self._records])
         after = list(FIXED_AFTER)
         after.insert([c.key for c in after].index("val_cost") + 1, self._diagnosis_column)
-        return FIXED_BEFORE + [_hp_column(name) for name in varying] + after
+        before = list(FIXED_BEFORE)
+        if any(r.group or r.folds for r in self._records):
+            before.append(GROUP_COLUMN)
+        return before + [_hp_column(name) for name in varying] + after
 
     def _refresh_columns(self) -> bool:
         """Rebuild the columns if the set of differing hyperparameters changed."""
