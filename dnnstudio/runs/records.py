@@ -65,7 +65,7 @@ class _Buffers:
     __slots__ = ("arrays", "filled")
 
     def __init__(self, capacity: int) -> None:
-        self.arrays = {name: np.empty(max(capacity, 16)) for name in HISTORY_FIELDS}
+        self.arrays = {name: np.empty(max(capacity, 1)) for name in HISTORY_FIELDS}
         self.filled = 0
 
 
@@ -135,7 +135,8 @@ class HistoryColumns(Mapping[str, Sequence[float]]):
         if len(lengths) > 1:
             raise ValueError("history curves differ in length")
         n = lengths.pop() if lengths else 0
-        buffers = _Buffers(2 * n)
+        # Exactly n: a finished history never grows again (appending would double it).
+        buffers = _Buffers(n)
         for name in HISTORY_FIELDS:
             if n:
                 buffers.arrays[name][:n] = np.asarray(history[name], dtype=np.float64)

@@ -202,7 +202,8 @@ def ids_of(model: Any) -> list[int]:
 
 
 def curve_xy(window: MainWindow, experiment_id: int, name: str) -> tuple[np.ndarray, np.ndarray]:
-    x, y = window.plots.curves(experiment_id)[name].getOriginalDataset()
+    curve = window.plots.curves(experiment_id)[name]
+    x, y = curve.xData, curve.yData
     return (np.empty(0), np.empty(0)) if x is None else (np.asarray(x), np.asarray(y))
 
 

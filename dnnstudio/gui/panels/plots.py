@@ -4,7 +4,9 @@ Data arrives often and in small batches (:meth:`CostPlotsPanel.append`); drawing
 appending only writes into per-experiment NumPy buffers that grow by doubling and marks them
 changed, and a single-shot timer redraws, at most :data:`FRAME_MS` apart, only the curves
 whose buffers changed since the last frame. Each curve is created once and updated with
-``setData``; clip-to-view and peak downsampling keep 10,000-epoch curves cheap to draw.
+``setData``; each long curve is first reduced to the minimum and maximum of each of at most
+``MAX_POINTS / 2`` bins (:class:`Envelope`, incrementally), which keeps 10,000-epoch curves
+cheap to draw and to hold.
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ from ..palette import color_for
 FRAME_MS = 100
 LEGEND_MAX = 8
 """Most experiments the legend names at once (beyond, the selected ones)."""
-MAX_POINTS = 2000
+MAX_POINTS = 1600
 """Most points handed to a curve per frame; longer curves are reduced to the min and max of
-each of ``MAX_POINTS / 2`` bins first (the same envelope, at a fraction of the drawing)."""
+each of ``MAX_POINTS / 2`` bins first (the same envelope at about two points per pixel
+column of a wide plot, at a fraction of the drawing)."""
 
 
 class Envelope:
@@ -128,7 +131,7 @@ class _Series:
         self.n = 0
         self.dirty = False
         self.diverged_epoch: int | None = None
-        self.curves: dict[int, pg.PlotDataItem] = {}
+        self.curves: dict[int, pg.PlotCurveItem] = {}
         self.envelopes: dict[int, Envelope] = {}
         self.marker: pg.PlotDataItem | None = None
         self.marker_text: pg.TextItem | None = None
@@ -150,11 +153,9 @@ class _Series:
     def replace(self, data: np.ndarray) -> None:
         """Replace everything with ``data`` of shape ``(5, n)``."""
         n = data.shape[1]
-        capacity = _INITIAL_CAPACITY
-        while capacity < n:
-            capacity *= 2
-        self.data = np.full((5, capacity), np.nan)
-        self.data[:, :n] = data
+        # Exactly n (a whole history is usually a finished one); appending grows it.
+        self.data = np.array(data, dtype=np.float64, copy=True).reshape(5, max(n, 1)) \
+            if n else np.full((5, _INITIAL_CAPACITY), np.nan)
         self.n = n
         self.dirty = True
         for envelope in self.envelopes.values():
@@ -199,7 +200,7 @@ class CostPlotsPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._series: dict[int, _Series] = {}
-        self._curve_owner: dict[pg.PlotDataItem, int] = {}
+        self._curve_owner: dict[pg.PlotCurveItem, int] = {}
         self._selected: frozenset[int] = frozenset()
         self._metric = "accuracy"
         self.frames_drawn = 0
@@ -285,19 +286,13 @@ class CostPlotsPanel(QWidget):
         series = _Series(experiment_id, label)
         for row in _CURVE_ROWS:
             plot = self.cost_plot if row in (_TRAIN_COST, _VAL_COST) else self.metric_plot
-            curve = pg.PlotDataItem(pen=self._pen(experiment_id, dashed=row in _VAL_ROWS))
-            curve.setCurveClickable(True, width=6)
+            # A bare curve item, not a PlotDataItem: that wraps each curve in a second item
+            # and keeps extra copies of its data (about twice the memory per experiment),
+            # for downsampling and clipping the Envelope below already does.
+            curve = pg.PlotCurveItem(pen=self._pen(experiment_id, dashed=row in _VAL_ROWS))
+            curve.setClickable(True, width=6)
             curve.sigClicked.connect(self._on_curve_clicked)
             plot.addItem(curve)
-            # PlotItem passes these on when adding; set them anyway so a curve stays fast
-            # whatever the plot's settings become.
-            curve.setDownsampling(auto=True, method="peak")
-            curve.setClipToView(True)
-            # Peak downsampling keeps each bin's min and max, so one bin per pixel column
-            # draws the same envelope as the full data; pyqtgraph's default of 5 bins per
-            # pixel leaves a 10,000-epoch curve at its full 10,000 points. Not settable
-            # through the API, hence the opts entry.
-            curve.opts["autoDownsampleFactor"] = 1.0
             series.curves[row] = curve
             self._curve_owner[curve] = experiment_id
         self._series[experiment_id] = series
@@ -450,7 +445,7 @@ class CostPlotsPanel(QWidget):
         if image is None or image.isNull() or not image.save(str(path), "PNG"):
             raise OSError(f"could not write the plot image to {path}")
 
-    def curves(self, experiment_id: int) -> dict[str, pg.PlotDataItem]:
+    def curves(self, experiment_id: int) -> dict[str, pg.PlotCurveItem]:
         """The experiment's curve items keyed by history field (for tests and export)."""
         series = self._series[experiment_id]
         return {name: series.curves[row] for name, row in _HISTORY_ROWS.items()}
@@ -487,7 +482,10 @@ class CostPlotsPanel(QWidget):
                     keep &= values > 0
                 envelope = series.envelopes.setdefault(row, Envelope())
                 index = envelope.indices(values, keep)
-                curve.setData(epochs[index], values[index])
+                y = values[index]
+                if log_y and row in (_TRAIN_COST, _VAL_COST):
+                    y = np.log10(y)  # a curve item is not mapped by the plot's log mode
+                curve.setData(epochs[index], y)
             self._place_marker(series)
             last_epoch = max(last_epoch, series.n_epochs())
         if drawn:
@@ -604,7 +602,7 @@ class CostPlotsPanel(QWidget):
         self._on_frame_due()
         self.logScaleToggled.emit(on)
 
-    def _on_curve_clicked(self, curve: pg.PlotDataItem, *_event: object) -> None:
+    def _on_curve_clicked(self, curve: pg.PlotCurveItem, *_event: object) -> None:
         experiment_id = self._curve_owner.get(curve)
         if experiment_id is not None:
             self.experimentClicked.emit(experiment_id)
