@@ -125,6 +125,10 @@ def failure_reason(exc: BaseException) -> str:
     message = _one_line(str(exc))
     if isinstance(exc, DnnStudioError) and message:
         return message
+    if isinstance(exc, MemoryError):
+        return ("out of memory: this experiment needs more memory than the computer could "
+                "give it; try fewer or smaller hidden layers, a smaller mini-batch, float32, "
+                "or fewer experiments at once")
     name = type(exc).__name__
     return f"{name}: {message}" if message else name
 

@@ -356,3 +356,43 @@ def test_npz_source_trains_in_a_worker(tmp_path: Path) -> None:
     expected = train(hp, spec.training_data())
     np.testing.assert_array_equal(finished[0].result.history.train_cost,
                                   expected.history.train_cost)
+
+
+def test_a_worker_out_of_memory_fails_only_that_experiment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dnnstudio.runs import worker as worker_module
+
+    real_train = worker_module.train
+
+    def train_or_run_out(hp: Hyperparameters, *args: object, **kwargs: object) -> TrainResult:
+        if hp.seed == 13:
+            raise MemoryError
+        return real_train(hp, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(worker_module, "train", train_or_run_out)
+    ours, theirs = multiprocessing.Pipe()
+    thread = threading.Thread(target=worker_main, args=(theirs,), daemon=True)
+    thread.start()
+    try:
+        hp = Hyperparameters(alpha=0.5, epochs=5, hidden=(4,))
+        ours.send(("train", _job(1, hp.replace(seed=13))))
+        ours.send(("train", _job(2, hp)))
+        ended: list[Message] = []
+        end = time.monotonic() + DEADLINE
+        while len(ended) < 2:
+            assert ours.poll(max(0.0, end - time.monotonic())), "timed out"
+            message = ours.recv()
+            if isinstance(message, Finished | Failed):
+                ended.append(message)
+        failed, finished = ended
+        assert isinstance(failed, Failed)
+        assert failed.experiment_id == 1
+        assert failed.reason.startswith("out of memory: this experiment needs more memory")
+        assert isinstance(finished, Finished)
+        assert finished.result.status is TrainStatus.COMPLETED
+    finally:
+        ours.send(("stop",))
+        thread.join(DEADLINE)
+        ours.close()
+        theirs.close()
