@@ -99,7 +99,10 @@ def main(argv: list[str] | None = None) -> int:
         done = sum(s.is_finished() for s in states)
         if "first" not in marks and done >= 50:
             marks["first"] = {**snapshot(), "done": done, "t": time.monotonic() - started}
+        if "last" in marks:
+            return
         if done == len(states) or time.monotonic() - started > args.timeout:
+            timer.stop()
             marks["last"] = {**snapshot(), "done": done, "t": time.monotonic() - started}
             marks["states"] = {s.value: states.count(s) for s in set(states)}
             app.quit()

@@ -259,6 +259,7 @@ class MainWindow(QMainWindow):
         c.recordRemoved.connect(self._on_record_removed)
         c.orderChanged.connect(self._on_order_changed)
         c.progressAppended.connect(self.plots.append)
+        self.plots.history_source = self._history_of
         c.parametersUpdated.connect(self._on_live_parameters)
         c.datasetChanged.connect(self._on_controller_dataset)
         c.pathChanged.connect(self._on_path_changed)
@@ -507,6 +508,10 @@ class MainWindow(QMainWindow):
             "n[l], activations, …); training learns the parameters W[l], b[l].</p>")
 
     # -- reacting to the controller --------------------------------------------------------
+    def _history_of(self, experiment_id: int) -> Any:
+        record = self.controller.queue.records.get(experiment_id)
+        return None if record is None else record.history
+
     def _reload_from_controller(self) -> None:
         self._pending_rows.clear()
         records = self.controller.records
@@ -519,6 +524,8 @@ class MainWindow(QMainWindow):
                 self.plots.set_history(record.id, record.history)
             if record.state is ExperimentState.DIVERGED and record.diverged_epoch:
                 self.plots.mark_diverged(record.id, record.diverged_epoch)
+            if record.state.is_finished():
+                self.plots.mark_finished(record.id)
         self.details.show_record(None)
         self.boundary.set_model(None, (), Task.BINARY)
         self.queue_panel.set_paused(self.controller.queue.paused)
@@ -552,6 +559,7 @@ class MainWindow(QMainWindow):
                 self.plots.set_history(record.id, record.history)
             if record.state is ExperimentState.DIVERGED and record.diverged_epoch:
                 self.plots.mark_diverged(record.id, record.diverged_epoch)
+            self.plots.mark_finished(record.id)
         if self.details.experiment_id == record.id:
             self.details.show_record(record)
             self._show_boundary(record)

@@ -347,3 +347,40 @@ def test_the_legend_names_at_most_a_few_experiments_then_the_selected_ones(
     for i in range(1, 6):
         panel.remove_experiment(i)
     assert len(names()) == 2 + 7
+
+
+def test_beyond_the_cap_the_oldest_finished_curves_leave_the_plot_until_selected(
+    qtbot: QtBot, panel: CostPlotsPanel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dnnstudio.gui.panels import plots as plots_module
+
+    monkeypatch.setattr(plots_module, "PLOTTED_MAX", 5)
+    histories = {i: _history(30 + i) for i in range(1, 9)}
+    panel.history_source = histories.get
+    for i in range(1, 8):
+        panel.set_history(i, histories[i])
+    panel.mark_diverged(2, 12)
+    # Seven drawn: nothing has finished, so nothing may leave.
+    assert panel.experiment_ids() == [1, 2, 3, 4, 5, 6, 7]
+    for i in (1, 2, 3, 5):
+        panel.mark_finished(i)
+    # The oldest finished ones leave; running ones (4, 6, 7) stay whatever their age.
+    assert panel.experiment_ids() == [3, 4, 5, 6, 7]
+    assert panel.off_plot_ids() == [1, 2]
+    assert "the oldest 2 are drawn only when selected" in panel.legend.items[-1][1].text
+    # Selecting one brings its whole history back (and its divergence mark); another goes.
+    panel.highlight({2})
+    assert 2 in panel.experiment_ids()
+    assert panel.off_plot_ids() == [1, 3]
+    _wait_for_frame(qtbot, panel)
+    assert _points(panel.curves(2)["train_cost"]) == 32
+    assert panel.diverged_marker(2) is not None
+    # Queued again, an experiment off the plot is drawn again as it runs.
+    panel.set_history(1, {name: [] for name in histories[1]})
+    assert 1 in panel.experiment_ids()
+    assert panel.off_plot_ids() == [3, 5]  # 5, finished, made room
+    panel.remove_experiment(3)
+    assert panel.off_plot_ids() == [5]
+    panel.clear()
+    assert panel.experiment_ids() == []
+    assert panel.off_plot_ids() == []

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +29,11 @@ from ..palette import color_for
 FRAME_MS = 100
 LEGEND_MAX = 8
 """Most experiments the legend names at once (beyond, the selected ones)."""
+PLOTTED_MAX = 100
+"""Most experiments with curves at once. Beyond, the oldest finished ones that are not
+selected are taken off the plot (their records keep everything); selecting one brings its
+curves back. Hundreds of overlaid curves cannot be read, and each costs memory and paint
+time."""
 MAX_POINTS = 1600
 """Most points handed to a curve per frame; longer curves are reduced to the min and max of
 each of ``MAX_POINTS / 2`` bins first (the same envelope at about two points per pixel
@@ -200,6 +205,14 @@ class CostPlotsPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._series: dict[int, _Series] = {}
+        # Experiments known but not drawn (finished, beyond PLOTTED_MAX): id -> label, oldest
+        # first; the finished ones that may be taken off; divergence epochs of every one.
+        self._off_plot: dict[int, str] = {}
+        self._finished: set[int] = set()
+        self._diverged_at: dict[int, int] = {}
+        self.history_source: Callable[[int], Mapping[str, Sequence[float]] | None] | None = None
+        """Where to get the history of an experiment taken off the plot when it is selected
+        again (the window sets it to read the records)."""
         self._curve_owner: dict[pg.PlotCurveItem, int] = {}
         self._selected: frozenset[int] = frozenset()
         self._metric = "accuracy"
@@ -256,7 +269,7 @@ class CostPlotsPanel(QWidget):
         self.legend.addItem(self._style_samples[0], "training")
         self.legend.addItem(self._style_samples[1], "validation")
         self._more_sample = pg.PlotDataItem(pen=None)
-        self._more_shown = 0
+        self._more_shown = (0, 0)
 
         self._x_bound = 0.0
         self.cost_plot.enableAutoRange(axis="x", enable=False)
@@ -283,6 +296,9 @@ class CostPlotsPanel(QWidget):
         if experiment_id in self._series:
             self.set_label(experiment_id, label)
             return
+        if experiment_id in self._off_plot:
+            self._off_plot[experiment_id] = label
+            return
         series = _Series(experiment_id, label)
         for row in _CURVE_ROWS:
             plot = self.cost_plot if row in (_TRAIN_COST, _VAL_COST) else self.metric_plot
@@ -296,11 +312,17 @@ class CostPlotsPanel(QWidget):
             series.curves[row] = curve
             self._curve_owner[curve] = experiment_id
         self._series[experiment_id] = series
+        self._take_off_old()
         self._sync_legend()
         self._restyle(series)
 
     def remove_experiment(self, experiment_id: int) -> None:
         """Remove an experiment's curves, marker and legend entry (unknown ids are ignored)."""
+        self._finished.discard(experiment_id)
+        self._diverged_at.pop(experiment_id, None)
+        if self._off_plot.pop(experiment_id, None) is not None:
+            self._sync_legend()
+            return
         series = self._series.pop(experiment_id, None)
         if series is None:
             return
@@ -313,9 +335,49 @@ class CostPlotsPanel(QWidget):
 
     def clear(self) -> None:
         """Remove every experiment."""
+        self._off_plot.clear()
         for experiment_id in list(self._series):
             self.remove_experiment(experiment_id)
+        self._finished.clear()
+        self._diverged_at.clear()
         self._x_bound = 0.0
+
+    def mark_finished(self, experiment_id: int) -> None:
+        """The experiment will not change any more: its curves may be taken off the plot
+        once more than :data:`PLOTTED_MAX` experiments are shown."""
+        if experiment_id in self._series:
+            self._finished.add(experiment_id)
+            self._take_off_old()
+            self._sync_legend()
+
+    def off_plot_ids(self) -> list[int]:
+        """Experiments known but not drawn now (oldest first)."""
+        return list(self._off_plot)
+
+    def _take_off_old(self) -> None:
+        excess = len(self._series) - PLOTTED_MAX
+        if excess <= 0:
+            return
+        for experiment_id in [i for i in self._series if i in self._finished
+                              and i not in self._selected][:excess]:
+            label = self._series[experiment_id].label
+            diverged = self._diverged_at.get(experiment_id)
+            self.remove_experiment(experiment_id)
+            self._off_plot[experiment_id] = label
+            if diverged is not None:
+                self._diverged_at[experiment_id] = diverged
+
+    def _bring_back(self, experiment_id: int) -> None:
+        """Draw an experiment that was taken off the plot again, from its history."""
+        label = self._off_plot.pop(experiment_id)
+        history = None if self.history_source is None else self.history_source(experiment_id)
+        diverged = self._diverged_at.get(experiment_id)
+        self.add_experiment(experiment_id, label)
+        if history is not None:
+            self.set_history(experiment_id, history)
+        if diverged is not None:
+            self.mark_diverged(experiment_id, diverged)
+        self._finished.add(experiment_id)
 
     def experiment_ids(self) -> list[int]:
         """The experiments shown, in the order they were added."""
@@ -368,6 +430,10 @@ class CostPlotsPanel(QWidget):
             Keyed by :data:`~dnnstudio.core.training.HISTORY_FIELDS` (extra keys are
             ignored); epoch ``i + 1`` at index ``i``. NaN or None where not measured.
         """
+        if experiment_id in self._off_plot:
+            # Running again (queued again after it ended): drawn again, from this history.
+            self.add_experiment(experiment_id, self._off_plot.pop(experiment_id))
+        self._finished.discard(experiment_id)
         series = self._series.get(experiment_id)
         if series is None:
             self.add_experiment(experiment_id)
@@ -388,6 +454,7 @@ class CostPlotsPanel(QWidget):
         A cross at its last finite cost and the word "diverged" show where; the legend
         entry says so too.
         """
+        self._diverged_at[experiment_id] = int(epoch)
         series = self._series.get(experiment_id)
         if series is None:
             return
@@ -420,6 +487,9 @@ class CostPlotsPanel(QWidget):
             return
         # Kept as given: an experiment added later is styled by the same selection.
         self._selected = selected
+        for experiment_id in [i for i in ids if i in self._off_plot]:
+            self._bring_back(experiment_id)
+        self._take_off_old()
         for series in self._series.values():
             self._restyle(series)
         self._sync_legend()
@@ -559,8 +629,8 @@ class CostPlotsPanel(QWidget):
         wanted = [s.curves[_TRAIN_COST] for s in entries]
         shown = [item for item, _ in self.legend.items
                  if item not in self._style_samples and item is not self._more_sample]
-        more = len(self._series) - len(entries)
-        if shown == wanted and self._more_shown == more:
+        more = len(self._series) + len(self._off_plot) - len(entries)
+        if shown == wanted and self._more_shown == (more, len(self._off_plot)):
             return
         self.legend.clear()
         self.legend.addItem(self._style_samples[0], "training")
@@ -569,8 +639,10 @@ class CostPlotsPanel(QWidget):
             self.legend.addItem(series.curves[_TRAIN_COST], self._legend_text(series))
         if more:
             hint = "select rows to name them here" if not self._selected else "not selected"
+            if self._off_plot:
+                hint += f"; the oldest {len(self._off_plot)} are drawn only when selected"
             self.legend.addItem(self._more_sample, f"… and {more} more ({hint})")
-        self._more_shown = more
+        self._more_shown = (more, len(self._off_plot))
 
     def _legend_text(self, series: _Series) -> str:
         text = f"#{series.id} {series.label}".rstrip()
