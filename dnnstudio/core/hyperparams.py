@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,7 +38,11 @@ MAX_EPOCHS = 10_000_000
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    # An int too large for a float (10**400 from a JSON file) is refused like infinity, not
+    # with an OverflowError from float().
+    return isinstance(value, float) or abs(value) <= sys.float_info.max
 
 
 def _is_int(value: object) -> bool:
@@ -116,7 +121,10 @@ class Hyperparameters:
         # Normalise friendly forms (a list for a tuple, 10.0 for 10) so that equal choices
         # compare equal and round-trip through JSON unchanged.
         hidden = self.hidden
-        if isinstance(hidden, Sequence) and not isinstance(hidden, str | tuple):
+        # Bytes are sequences of ints too, but b"@@" is no list of layer sizes.
+        if isinstance(hidden, Sequence) and not isinstance(
+            hidden, str | bytes | bytearray | memoryview | tuple
+        ):
             object.__setattr__(self, "hidden", tuple(hidden))
         for name in ("epochs", "decay_step", "seed"):
             value = getattr(self, name)

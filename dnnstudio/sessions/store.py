@@ -67,8 +67,9 @@ import threading
 import time
 import uuid
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -153,6 +154,7 @@ def _upgrade_v2(conn: sqlite3.Connection) -> None:
     """Version 2: searches, and the test set's audit trail."""
     for column in ("test_cost", "test_metric", "tested_at"):
         conn.execute(f"ALTER TABLE experiments ADD COLUMN {column} REAL")
+    conn.execute("ALTER TABLE experiments ADD COLUMN folds INTEGER")
     conn.execute(
         """
         CREATE TABLE searches (
@@ -203,7 +205,7 @@ _EXPERIMENT_COLUMNS = (
     "id", "state", "hyperparameters", "note", "grp", "created_at", "started_at", "finished_at",
     "epochs_run", "train_cost", "val_cost", "train_metric", "val_metric", "metric",
     "train_time_s", "parameter_count", "message", "diverged_epoch", "params",
-    "test_cost", "test_metric", "tested_at",
+    "test_cost", "test_metric", "tested_at", "folds",
 )
 _UPSERT_EXPERIMENT = (
     f"INSERT INTO experiments ({', '.join(_EXPERIMENT_COLUMNS)}) "
@@ -291,6 +293,15 @@ class SessionData:
         return [by_id[i] for i in self.order if i in by_id]
 
 
+def _folds(value: Any) -> int | None:
+    """A stored fold count: NULL, or a whole number of at least 2."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+        raise ValueError(f"folds must be a whole number >= 2, not {value!r}")
+    return value
+
+
 def _real(value: float) -> float | None:
     """A float for SQLite: NaN becomes NULL (SQLite would do it anyway; this says so)."""
     value = float(value)
@@ -301,8 +312,44 @@ def _optional_real(value: float | None) -> float | None:
     return None if value is None else _real(value)
 
 
-def _float(value: Any) -> float:
-    return math.nan if value is None else float(value)
+def _float(value: Any, what: str = "a figure") -> float:
+    """A REAL column's value: NULL is NaN; text or bytes (a hand-edited file) are ValueError."""
+    if value is None:
+        return math.nan
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"{what} is {_short(value)}, not a number")
+    return float(value)
+
+
+# The times datetime can show (years 1 to 9999): exports and the window format every time.
+_FIRST_TIME, _LAST_TIME = -62_135_596_800.0, 253_402_300_799.0
+
+
+def _time(value: Any, what: str) -> float | None:
+    """A Unix time column: NULL is None (NaN too, for ``created_at``'s default)."""
+    if value is None:
+        return None
+    at = _float(value, what)
+    if not (math.isnan(at) or _FIRST_TIME <= at <= _LAST_TIME):
+        raise ValueError(f"{what} is {_short(value)}, not a time")
+    return at
+
+
+def _count(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{what} is {_short(value)}, not a whole number >= 0")
+    return value
+
+
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{what} is {_short(value)}, not text")
+    return value
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def param_arrays(params: Params) -> dict[str, Any]:
@@ -331,9 +378,15 @@ def decode_params(blob: bytes) -> Params:
     ValueError
         The bytes are not such an archive.
     """
+    # Only a zip archive: np.load would read a bare .npy at once, allocating whatever shape its
+    # header claims before it finds the data missing.
+    if not blob.startswith(b"PK\x03\x04"):
+        raise ValueError("not an .npz archive")
+    unreadable = (OSError, EOFError, zipfile.BadZipFile, KeyError, zlib.error,
+                  NotImplementedError, RuntimeError)
     try:
         loaded = np.load(io.BytesIO(blob), allow_pickle=False)
-    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+    except unreadable as exc:
         raise ValueError(str(exc) or type(exc).__name__) from exc
     if not isinstance(loaded, np.lib.npyio.NpzFile):
         raise ValueError("not an .npz archive")
@@ -344,9 +397,48 @@ def decode_params(blob: bytes) -> Params:
             expected = {f"{kind}{k}" for k in range(1, layers + 1) for kind in "Wb"}
             if layers == 0 or names != expected:
                 raise ValueError(f"unexpected arrays {sorted(names)}")
+            archive = npz.zip
+            if archive is None:
+                raise ValueError("not an .npz archive")
+            for info in archive.infolist():
+                _check_member(archive, info, len(blob))
             return [(npz[f"W{k}"], npz[f"b{k}"]) for k in range(1, layers + 1)]
-    except (OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+    except unreadable as exc:
         raise ValueError(str(exc) or type(exc).__name__) from exc
+
+
+def _check_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, blob_size: int) -> None:
+    """Refuse an array that claims more memory than the archive holds (a "zip bomb"):
+    :func:`numpy.savez` stores arrays uncompressed, so each fits in the blob."""
+    if info.compress_type != zipfile.ZIP_STORED or info.file_size > blob_size:
+        raise ValueError(f"{info.filename} is compressed or larger than the archive")
+    with archive.open(info) as member:
+        version = np.lib.format.read_magic(member)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+        else:
+            raise ValueError(f"{info.filename} has .npy format {version}")
+    if math.prod(shape) * dtype.itemsize > info.file_size:
+        raise ValueError(f"{info.filename} claims a {shape} array it does not hold")
+
+
+def _params_problem(params: Params) -> str | None:
+    """What keeps stored parameters from being a network, or None.
+
+    An edited file could hold text, vectors or layers that do not connect; the boundary plot
+    and the test-set evaluation would then fail far from here.
+    """
+    rows_before = None
+    for layer, (W, b) in enumerate(params, start=1):
+        if (W.dtype.name not in ("float32", "float64") or b.dtype != W.dtype or W.ndim != 2
+                or b.shape != (W.shape[0], 1)):
+            return f"W[{layer}] and b[{layer}] are not float matrices of matching shapes"
+        if rows_before is not None and W.shape[1] != rows_before:
+            return f"W[{layer}] has {W.shape[1]} columns, but n[{layer - 1}] = {rows_before}"
+        rows_before = W.shape[0]
+    return None
 
 
 def _one_line(text: str) -> str:
@@ -437,6 +529,11 @@ def _check_database(conn: sqlite3.Connection, path: Path) -> int:
     if problem != "ok":
         detail = _one_line(problem.replace("*** in database main ***", ""))
         raise SessionError(f"{path} is a damaged DNN Studio session ({detail})")
+    if conn.execute("SELECT count(*) FROM sqlite_master WHERE type IN ('trigger', 'view')"
+                    ).fetchone()[0]:
+        # DNN Studio never writes either; a trigger would run its SQL on every save.
+        raise SessionError(f"{path} was changed by another program (it holds triggers or "
+                           "views, which DNN Studio sessions never have)")
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     required = _TABLES + (_TABLES_V2 if version >= 2 else ())
     missing = [t for t in required if t not in tables]
@@ -573,20 +670,29 @@ class SessionStore:
         probe = _probe(target)
         try:
             version = int(probe.execute("PRAGMA user_version").fetchone()[0])
-            if read_only and version < SCHEMA_VERSION:
-                # Migrate a copy in memory, so that reading never changes the file.
+            if version < SCHEMA_VERSION:
+                # Migrate a copy in memory: reading never changes the file, and a file whose
+                # tables do not match its version is refused before anything is written.
                 memory = sqlite3.connect(":memory:", isolation_level=None,
                                          check_same_thread=False)
                 try:
                     probe.backup(memory)
                     memory.execute("BEGIN")
-                    _migrate(memory, version)
+                    try:
+                        _migrate(memory, version)
+                    except sqlite3.Error as exc:
+                        raise SessionError(
+                            f"{target} is a damaged DNN Studio session (its tables do not "
+                            f"match schema {version}: {_one_line(str(exc))})") from None
                     memory.execute("COMMIT")
                 except BaseException:
                     memory.close()
                     raise
-                probe.close()
-                probe = memory
+                if read_only:
+                    probe.close()
+                    probe = memory
+                else:
+                    memory.close()
         except sqlite3.Error as exc:
             probe.close()
             raise SessionError(f"cannot read {target}: {_one_line(str(exc))}") from None
@@ -625,8 +731,11 @@ class SessionStore:
             detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
             raise SessionError(f"cannot {what} {target}: {_one_line(str(detail))}") from None
         finally:
-            tmp.unlink(missing_ok=True)
-            Path(f"{tmp}-journal").unlink(missing_ok=True)
+            # suppress, not missing_ok: on a read-only disk unlink() fails with EROFS even
+            # for a file that was never made, and that must not hide the SessionError.
+            with suppress(OSError):
+                tmp.unlink(missing_ok=True)
+                Path(f"{tmp}-journal").unlink(missing_ok=True)
         return cls(target, conn)
 
     def save_as(self, path: str | os.PathLike[str], *, overwrite: bool = True) -> SessionStore:
@@ -976,6 +1085,7 @@ class SessionStore:
             _real(record.test_cost),
             _real(record.test_metric),
             _optional_real(record.tested_at),
+            None if record.folds is None else int(record.folds),
         )
 
     @staticmethod
@@ -1026,8 +1136,12 @@ class SessionStore:
             curves = histories.get(experiment_id)
             if curves is None:
                 curves = histories[experiment_id] = {name: [] for name in HISTORY_FIELDS}
-            for name, value in zip(HISTORY_FIELDS, values, strict=True):
-                curves[name].append(_float(value))
+            try:
+                for name, value in zip(HISTORY_FIELDS, values, strict=True):
+                    curves[name].append(_float(value, name))
+            except ValueError as exc:
+                raise self._damaged(f"the history of experiment {experiment_id}: {exc}"
+                                    ) from None
         records = [self._decode_record(row, histories) for row in rows]
         dataset = None if "dataset" not in meta else self._decode_dataset(meta["dataset"])
         ids = [r.id for r in records]
@@ -1037,7 +1151,7 @@ class SessionStore:
         known = set(ids)
         order: list[int] = []
         for i in stored:
-            if isinstance(i, int) and i in known and i not in order:
+            if isinstance(i, int) and not isinstance(i, bool) and i in known and i not in order:
                 order.append(i)
         seen = set(order)
         order.extend(i for i in ids if i not in seen)
@@ -1046,15 +1160,26 @@ class SessionStore:
             spec = self._decode_json(spec_text, f"search {name!r}")
             if not isinstance(spec, Mapping):
                 raise self._damaged(f"search {name!r} is not a mapping")
-            searches.append(StoredSearch(str(name), spec, str(state), _float(created_at)))
+            try:
+                created = _float(created_at, "created_at")
+            except ValueError as exc:
+                raise self._damaged(f"search {name!r}: {exc}") from None
+            searches.append(StoredSearch(str(name), spec, str(state), created))
         evaluations = []
         for experiment_id, at, test_cost, test_metric, metric, samples, text in evaluation_rows:
             spec = self._decode_json(text, "the test set's audit trail")
             if not isinstance(spec, Mapping):
                 raise self._damaged("the test set's audit trail names no dataset")
-            evaluations.append(TestEvaluation(
-                int(experiment_id), float(at), _float(test_cost), _float(test_metric),
-                str(metric), int(samples), spec))
+            try:
+                at = _time(at, "at")
+                if at is None or math.isnan(at):
+                    raise ValueError("at is missing")
+                evaluations.append(TestEvaluation(
+                    _count(experiment_id, "experiment_id"), at,
+                    _float(test_cost, "test_cost"), _float(test_metric, "test_metric"),
+                    _text(metric, "metric"), _count(samples, "samples"), spec))
+            except ValueError as exc:
+                raise self._damaged(f"the test set's audit trail: {exc}") from None
         return SessionData(dataset=dataset, records=records, order=order,
                            searches=searches, evaluations=evaluations)
 
@@ -1064,7 +1189,7 @@ class SessionStore:
     def _decode_json(self, text: str, what: str) -> Any:
         try:
             return json.loads(text)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RecursionError):
             raise self._damaged(f"{what} is not valid JSON") from None
 
     def _decode_dataset(self, text: str) -> DatasetSpec:
@@ -1093,34 +1218,44 @@ class SessionStore:
         params = None
         if values["params"] is not None:
             try:
-                params = decode_params(bytes(values["params"]))
+                if not isinstance(values["params"], bytes):
+                    raise ValueError(f"{_short(values['params'])} is not an .npz archive")
+                params = decode_params(values["params"])
+                problem = _params_problem(params)
+                if problem:
+                    raise ValueError(problem)
             except ValueError as exc:
                 raise self._damaged(f"{what}'s parameters: {_one_line(str(exc))}") from None
         history = histories.get(experiment_id) or {name: [] for name in HISTORY_FIELDS}
-        started_at, finished_at = values["started_at"], values["finished_at"]
         diverged_epoch = values["diverged_epoch"]
-        return ExperimentRecord(
-            id=experiment_id,
-            hyperparameters=hyperparameters,
-            state=state,
-            note=values["note"],
-            created_at=_float(values["created_at"]),
-            started_at=None if started_at is None else float(started_at),
-            finished_at=None if finished_at is None else float(finished_at),
-            epochs_run=int(values["epochs_run"]),
-            history=history,
-            train_cost=_float(values["train_cost"]),
-            val_cost=_float(values["val_cost"]),
-            train_metric=_float(values["train_metric"]),
-            val_metric=_float(values["val_metric"]),
-            metric=values["metric"],
-            train_time_s=_float(values["train_time_s"]),
-            parameter_count=int(values["parameter_count"]),
-            message=values["message"],
-            diverged_epoch=None if diverged_epoch is None else int(diverged_epoch),
-            params=params,
-            group=values["grp"],
-            test_cost=_float(values["test_cost"]),
-            test_metric=_float(values["test_metric"]),
-            tested_at=None if values["tested_at"] is None else float(values["tested_at"]),
-        )
+        try:
+            created_at = _time(values["created_at"], "created_at")
+            return ExperimentRecord(
+                id=experiment_id,
+                hyperparameters=hyperparameters,
+                state=state,
+                note=_text(values["note"], "note"),
+                created_at=math.nan if created_at is None else created_at,
+                started_at=_time(values["started_at"], "started_at"),
+                finished_at=_time(values["finished_at"], "finished_at"),
+                epochs_run=_count(values["epochs_run"], "epochs_run"),
+                history=history,
+                train_cost=_float(values["train_cost"], "train_cost"),
+                val_cost=_float(values["val_cost"], "val_cost"),
+                train_metric=_float(values["train_metric"], "train_metric"),
+                val_metric=_float(values["val_metric"], "val_metric"),
+                metric=_text(values["metric"], "metric"),
+                train_time_s=_float(values["train_time_s"], "train_time_s"),
+                parameter_count=_count(values["parameter_count"], "parameter_count"),
+                message=_text(values["message"], "message"),
+                diverged_epoch=(None if diverged_epoch is None
+                                else _count(diverged_epoch, "diverged_epoch")),
+                params=params,
+                group=_text(values["grp"], "grp"),
+                test_cost=_float(values["test_cost"], "test_cost"),
+                test_metric=_float(values["test_metric"], "test_metric"),
+                tested_at=_time(values["tested_at"], "tested_at"),
+                folds=_folds(values["folds"]),
+            )
+        except ValueError as exc:
+            raise self._damaged(f"{what}: {_one_line(str(exc))}") from None

@@ -14,6 +14,7 @@ import gzip
 import io
 import math
 import os
+import stat
 import zlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -92,6 +93,11 @@ def _read_bytes(path: Path, max_bytes: int) -> bytes:
         raise DataError(f"cannot open {str(path)!r}: {exc.strerror or exc}.") from None
     if path.is_dir():
         raise DataError(f"{str(path)!r} is a folder; choose a CSV file inside it.")
+    if not stat.S_ISREG(info.st_mode):
+        # A device never ends (/dev/zero) and a named pipe may never open: neither is a file
+        # of rows. A session file can name any path, so this is refused, not attempted.
+        raise DataError(f"{str(path)!r} is not a regular file (it is a device, a pipe or a "
+                        "socket); choose a CSV file.")
     limit = _format_size(max_bytes, exact=True)
     # Checked before reading, so a huge file costs nothing and cannot exhaust memory.
     if info.st_size > max_bytes:
@@ -110,7 +116,13 @@ def _read_bytes(path: Path, max_bytes: int) -> bytes:
                     f"up to {limit}."
                 )
             return data
-        return path.read_bytes()
+        with path.open("rb") as stream:
+            # Bounded too: a file may have grown since stat(), and /proc files report size 0.
+            data = stream.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise DataError(f"the file is larger than {limit}; DNN Studio reads CSV files up to "
+                            f"{limit}. Use a sample of the rows, or fewer columns.")
+        return data
     except DataError:
         raise
     except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
@@ -145,8 +157,10 @@ def _decode(data: bytes) -> str:
 def _choose_delimiter(text: str) -> str:
     """The delimiter that splits the first lines into the most, and equally many, fields.
 
-    Comma wins ties and is the fallback, so an odd file is parsed as ordinary CSV and its
-    problem reported against that reading.
+    Lines that the reader skips (blank, or only delimiters) do not count. When no delimiter
+    splits every line alike, the one that splits the header into the most fields wins, so a
+    semicolon file with one short row is reported as that, not as a one-column header. Comma
+    wins ties and is the last fallback.
     """
     sample = text[:_SNIFF_CHARS]
     head = sample.splitlines()
@@ -154,17 +168,21 @@ def _choose_delimiter(text: str) -> str:
         head.pop()  # cut off mid-line by the sample
     head = head[:_SNIFF_LINES]
     best, best_fields = ",", 1
+    header_best, header_fields = ",", 1
     for delimiter in _DELIMITERS:
         try:
-            rows = [row for row in csv.reader(head, delimiter=delimiter) if row]
+            rows = [row for row in csv.reader(head, delimiter=delimiter)
+                    if any(cell.strip() for cell in row)]
         except csv.Error:
             continue
         if not rows:
             continue
         widths = {len(row) for row in rows}
-        if len(widths) == 1 and rows[0] and len(rows[0]) > best_fields:
+        if len(widths) == 1 and len(rows[0]) > best_fields:
             best, best_fields = delimiter, len(rows[0])
-    return best
+        if len(rows[0]) > header_fields:
+            header_best, header_fields = delimiter, len(rows[0])
+    return best if best_fields > 1 else header_best
 
 
 def _is_missing(cell: str) -> bool:
