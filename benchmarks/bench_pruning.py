@@ -7,7 +7,7 @@ the best validation accuracy found. Pruning pays when trials are long enough tha
 reaches the parent while they run; the workload is chosen so (digits, mini-batches, a wide
 range of learning rates, most of which learn too slowly).
 
-    .venv/bin/python benchmarks/bench_pruning.py [--rounds 3] [--trials 24] [--workers 2]
+    .venv/bin/python benchmarks/bench_pruning.py [--rounds 3] [--trials 24] [--epochs 1000] [--workers 2]
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--trials", type=int, default=24)
-    parser.add_argument("--epochs", type=int, default=150)
+    parser.add_argument("--epochs", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
     runs: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
