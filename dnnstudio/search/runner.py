@@ -406,8 +406,8 @@ def restore_all(queue: ExperimentQueue, stored: Sequence[Any]) -> list[SearchRun
     for item in stored:
         try:
             spec = SearchSpec.from_dict(item.spec)
-        except SpecError:
-            continue
+        except (SpecError, TypeError, ValueError, OverflowError, RecursionError):
+            continue  # a spec this version cannot read (edited by hand, or hostile)
         runners.append(SearchRunner.restore(queue, spec, item.name, item.state,
                                             item.created_at))
     return runners

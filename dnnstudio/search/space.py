@@ -24,7 +24,7 @@ from typing import Any, TypeAlias
 import numpy as np
 
 from ..core.errors import DnnStudioError, HyperparameterError
-from ..core.hyperparams import Hyperparameters
+from ..core.hyperparams import MAX_HIDDEN_LAYERS, Hyperparameters
 
 __all__ = [
     "INTEGER_NAMES",
@@ -121,6 +121,14 @@ class Range:
 Dimension: TypeAlias = Values | Range
 
 
+def _finite(value: float) -> bool:
+    """True for a number that is finite as a float (an int too large for one is not)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def _key(name: str) -> str:
     return f"search.space.{name}"
 
@@ -131,7 +139,12 @@ def _parse_dimension(name: str, data: Any) -> Dimension:
         if not data:
             raise SpecError(key, "the list of values is empty; give at least one")
         values = tuple(tuple(v) if isinstance(v, list) else v for v in data)
-        if len({json.dumps(v, sort_keys=True) for v in values}) != len(values):
+        try:
+            keys = {json.dumps(v, sort_keys=True) for v in values}
+        except (TypeError, ValueError):
+            raise SpecError(key, "values must be numbers, text, true/false or lists of them "
+                            "(not dates or tables)") from None
+        if len(keys) != len(values):
             raise SpecError(key, "a value is listed twice")
         return Values(values)
     if isinstance(data, Mapping):
@@ -144,7 +157,7 @@ def _parse_dimension(name: str, data: Any) -> Dimension:
             if value is None:
                 raise SpecError(key, f"a range needs {bound} = a number")
             if (isinstance(value, bool) or not isinstance(value, int | float)
-                    or not math.isfinite(value)):
+                    or not _finite(value)):
                 raise SpecError(f"{key}.{bound}", f"{value!r} is not a finite number")
         low, high = float(data["low"]), float(data["high"])
         if low > high:
@@ -157,6 +170,8 @@ def _parse_dimension(name: str, data: Any) -> Dimension:
         integer = data.get("int", name in INTEGER_NAMES)
         if not isinstance(integer, bool):
             raise SpecError(f"{key}.int", f"{integer!r} is not true or false")
+        if name in INTEGER_NAMES and not integer:
+            raise SpecError(f"{key}.int", f"{name} takes whole numbers only")
         if integer and (not float(low).is_integer() or not float(high).is_integer()):
             raise SpecError(key, "an integer range needs whole-number low and high")
         steps = data.get("steps")
@@ -199,12 +214,17 @@ def hyperparameters_for(fixed: Mapping[str, Any], params: Mapping[str, Any]) -> 
     units = values.pop("units", None)
     if layers is not None or units is not None:
         base = values.get("hidden", Hyperparameters().hidden)
+        if not isinstance(base, list | tuple):
+            raise HyperparameterError("hidden", base, "a list of layer sizes (with layers or "
+                                      "units, the sizes they replace)")
         if layers is None:
             layers = len(base)
         if units is None:
             units = base[0] if len(base) else Hyperparameters().hidden[0]
-        if isinstance(layers, bool) or not isinstance(layers, int) or layers < 0:
-            raise HyperparameterError("layers", layers, "a whole number >= 0")
+        if (isinstance(layers, bool) or not isinstance(layers, int)
+                or not 0 <= layers <= MAX_HIDDEN_LAYERS):
+            raise HyperparameterError("layers", layers,
+                                      f"a whole number from 0 to {MAX_HIDDEN_LAYERS}")
         values["hidden"] = [units] * layers
     values = {k: (list(v) if isinstance(v, tuple) else v) for k, v in values.items()}
     return Hyperparameters.from_dict(values)

@@ -74,6 +74,13 @@ class PruningSpec:
         return dataclasses.asdict(self)
 
 
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def _int(key: str, value: Any, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise SpecError(key, f"{value!r} is not a whole number from {low:,} to {high:,}")
@@ -188,7 +195,7 @@ class SearchSpec:
         _check_keys("search", search, {"strategy", "trials", "seconds", "seed", "objective",
                                        "parallel", "prune", "pruning", "space", "folds"})
         strategy = search.get("strategy", "grid")
-        if strategy not in STRATEGIES:
+        if not isinstance(strategy, str) or strategy not in STRATEGIES:
             raise SpecError("search.strategy",
                             f"{strategy!r} is not one of {', '.join(STRATEGIES)}")
         space = SearchSpace.from_data(search.get("space"), fixed)
@@ -198,7 +205,7 @@ class SearchSpec:
         seconds = search.get("seconds")
         if seconds is not None and (isinstance(seconds, bool)
                                     or not isinstance(seconds, int | float)
-                                    or not math.isfinite(seconds) or seconds <= 0):
+                                    or not _finite(seconds) or seconds <= 0):
             raise SpecError("search.seconds", f"{seconds!r} is not a number of seconds > 0")
         if strategy == "grid":
             space.grid_size()  # a range without steps is refused here, with its key
@@ -207,7 +214,7 @@ class SearchSpec:
                             "and/or seconds = S")
         seed = _int("search.seed", search.get("seed", 0), 0, 2**32 - 1)
         objective = search.get("objective", "accuracy")
-        if objective not in _OBJECTIVE_ALIASES:
+        if not isinstance(objective, str) or objective not in _OBJECTIVE_ALIASES:
             raise SpecError("search.objective",
                             f"{objective!r} is not one of {', '.join(OBJECTIVES)}")
         parallel = search.get("parallel")

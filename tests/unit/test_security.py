@@ -317,10 +317,6 @@ def _queue_and_searches(path: Path) -> None:
     restore_all(queue, data.searches)
 
 
-@pytest.mark.xfail(raises=TypeError, strict=True,
-                   reason="restore_all() skips only SpecError, and SearchSpec.from_dict() "
-                   "raises TypeError for an objective that is a list: a session whose stored "
-                   "search says so cannot be opened in the window")
 def test_a_hostile_stored_search_is_skipped_when_the_session_opens(tmp_path: Path) -> None:
     session = tmp_path / "s.dnnsession"
     with SessionStore.create(session) as store:
