@@ -7,7 +7,7 @@ the best validation accuracy found. Pruning pays when trials are long enough tha
 reaches the parent while they run; the workload is chosen so (digits, mini-batches, a wide
 range of learning rates, most of which learn too slowly).
 
-    .venv/bin/python benchmarks/bench_pruning.py [--rounds 3] [--trials 24] [--epochs 1000] [--workers 2]
+    .venv/bin/python benchmarks/bench_pruning.py [--rounds 3] [--trials 24] [--epochs 1000]
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ from .core.data import (
 from .core.data.spec import DatasetSpec
 from .core.errors import DnnStudioError
 from .core.hyperparams import ACTIVATIONS, DECAYS, DTYPES, INITS, OPTIMIZERS, Hyperparameters
-from .core.training import EpochRecord, TrainResult
+from .core.training import EpochRecord, TrainResult, check_fits
 from .runs import evaluation as runs_evaluation
 from .runs.messages import Failed, Finished
 from .runs.pool import WorkerPool
@@ -472,6 +472,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.note is not None and args.session is None:
         raise DnnStudioError("--note is saved with the experiment in a session; add --session FILE")
     name, data, splits, spec = _load(args)
+    # A network too large for this machine is bad input: refused here, with the size it would
+    # need, before a worker starts.
+    check_fits(hp, data.n_features, data.n_outputs, data.X_train.shape[0],
+               data.X_val.shape[0])
     store = None if args.session is None else _open_session(args.session, spec)
     try:
         return _train_and_report(args, hp, name, data, splits, store, spec)
@@ -588,7 +592,12 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
                              '(name = "planar", or csv = "file.csv" and target = "column")')
     if args.workers is not None and args.workers < 1:
         raise DnnStudioError("--workers must be at least 1")
-    spec.dataset.training_data()  # bad data is refused before any worker starts
+    data = spec.dataset.training_data()  # bad data is refused before any worker starts
+    if spec.strategy == "grid":
+        # Every point is known: one too large for this machine is refused now, with its size.
+        for params in spec.space.grid():
+            check_fits(spec.hyperparameters(params), data.n_features, data.n_outputs,
+                       data.X_train.shape[0], data.X_val.shape[0])
     session = None
     if args.session is not None:
         _open_session(args.session, spec.dataset).close()

@@ -332,7 +332,19 @@ def test_cli_reports_a_network_too_big_for_memory_in_one_line(
     code = cli.main(["train", "--dataset", "xor", "--epochs", "1",
                      "--hidden", ",".join([str(MAX_UNITS)] * MAX_HIDDEN_LAYERS)])
     err = capsys.readouterr().err
-    assert code != 0
+    assert code == 2  # bad input, refused before a worker starts
     assert len(err.splitlines()) == 1, err
     assert "hidden" in err
+    assert re.search(r"would need about [\d.]+ GiB", err), err
+
+
+def test_a_grid_with_a_network_too_big_for_memory_is_refused_before_it_starts(
+        tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "big.toml"
+    spec.write_text('[dataset]\nname = "xor"\n[fixed]\nepochs = 1\n[search.space]\n'
+                    f'layers = [1, {MAX_HIDDEN_LAYERS}]\nunits = [{MAX_UNITS}]\n',
+                    encoding="utf-8")
+    code = cli.main(["sweep", str(spec)])
+    err = capsys.readouterr().err
+    assert code == 2
     assert re.search(r"would need about [\d.]+ GiB", err), err
