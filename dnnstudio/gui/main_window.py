@@ -32,6 +32,7 @@ from ..core.errors import DnnStudioError
 from ..runs.evaluation import format_metric, format_time, metric_name
 from ..runs.records import ExperimentRecord, ExperimentState, TestEvaluation
 from ..sessions.export import export_csv, export_parameters_npz
+from ..sessions.store import SessionStore
 from .controller import SESSION_SUFFIX, SessionController
 from .panels.boundary import DecisionBoundaryView
 from .panels.dataset import DatasetPanel
@@ -367,6 +368,8 @@ class MainWindow(QMainWindow):
     def open_session(self, path: str) -> bool:
         if not self._confirm_stop_running("open another session"):
             return False
+        if not self._confirm_data_file(path):
+            return False
         try:
             self.controller.open_session(path)
         except Exception as exc:  # SessionError and OSError: say it, keep the session open
@@ -374,6 +377,25 @@ class MainWindow(QMainWindow):
             return False
         self._add_recent(str(Path(path).resolve()))
         return True
+
+    def _confirm_data_file(self, path: str) -> bool:
+        """A session names the file its data comes from; one that does not look like data
+        (``/etc/passwd``, say, in a session someone sent) is read only if the user agrees."""
+        try:
+            with SessionStore.open(path, read_only=True) as store:
+                spec = store.dataset()
+        except Exception:  # SessionError and OSError: open_session reports them
+            return True
+        if spec is None or not spec.unusual_file():
+            return True
+        answer = QMessageBox.question(
+            self, "Read this data file?",
+            f"The session {Path(path).name} trains on the file\n{spec.path}\nwhich does not "
+            "look like a data file (CSV or .npz). Opening the session reads it, and its "
+            "queued experiments train on it. Read it?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes
 
     def save(self) -> None:
         if self.controller.untitled:

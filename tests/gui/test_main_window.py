@@ -534,6 +534,32 @@ def test_opening_a_file_that_is_not_a_session_is_refused(
     assert load_file(session)[kept].note == "still here"
 
 
+def test_a_session_naming_a_file_that_is_not_data_asks_before_reading_it(
+    window: MainWindow, dialogs: Dialogs, tmp_path: Path
+) -> None:
+    secret = tmp_path / "id_rsa"
+    secret.write_text("-----BEGIN PRIVATE KEY-----\n", encoding="utf-8")
+    sent = tmp_path / "sent.dnnsession"
+    with SessionStore.create(sent) as store:
+        store.put_dataset(DatasetSpec(source="csv", path=str(secret)))
+    before = window.controller.path
+    dialogs.answer = NO
+    assert not window.open_session(str(sent))
+    assert [title for title, _ in dialogs.questions] == ["Read this data file?"]
+    assert str(secret) in dialogs.questions[0][1]
+    assert window.controller.path == before  # nothing was opened, nothing read
+    # A session on an ordinary CSV file opens without a question.
+    data = tmp_path / "points.csv"
+    data.write_text("x1,x2,y\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(40)),
+                    encoding="utf-8")
+    plain = tmp_path / "plain.dnnsession"
+    with SessionStore.create(plain) as store:
+        store.put_dataset(DatasetSpec(source="csv", path=str(data)))
+    dialogs.questions.clear()
+    assert window.open_session(str(plain))
+    assert dialogs.questions == []
+
+
 # -- 7. CSV export -----------------------------------------------------------------------------
 def test_export_csv_writes_one_row_per_experiment(
     qtbot: QtBot, window: MainWindow, dialogs: Dialogs, tmp_path: Path

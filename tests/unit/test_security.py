@@ -337,3 +337,15 @@ def test_session_files_cannot_load_sqlite_extensions(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(SessionError, match="triggers or views"):
         SessionStore.open(session)
+
+
+def test_a_dataset_file_that_does_not_look_like_data_is_flagged(tmp_path: Path) -> None:
+    assert DatasetSpec(source="csv", path="/etc/passwd").unusual_file()
+    assert DatasetSpec(source="csv", path=str(tmp_path / "id_rsa")).unusual_file()
+    assert DatasetSpec(source="npz", path=str(tmp_path / "data.csv")).unusual_file()
+    folder = tmp_path / "looks.csv"
+    folder.mkdir()
+    assert DatasetSpec(source="csv", path=str(folder)).unusual_file()
+    assert not DatasetSpec(source="csv", path=str(tmp_path / "iris.CSV")).unusual_file()
+    assert not DatasetSpec(source="npz", path=str(tmp_path / "arrays.npz")).unusual_file()
+    assert not DatasetSpec(name="planar").unusual_file()

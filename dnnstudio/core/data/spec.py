@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
@@ -20,6 +21,9 @@ from .registry import load_dataset
 from .splits import load_npz, split_dataset
 
 SOURCES = ("builtin", "csv", "npz")
+DATA_SUFFIXES = {"csv": (".csv", ".tsv", ".txt", ".dat"), "npz": (".npz",)}
+"""File name endings that data of each source has; a spec naming anything else (say, from a
+session file someone sent) is worth a question before it is read."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,17 @@ class DatasetSpec:
         if self.source in ("csv", "npz"):
             return self.path.replace("\\", "/").rsplit("/", 1)[-1] or "CSV file"
         return self.name
+
+    def unusual_file(self) -> bool:
+        """True if this spec reads a file that does not look like data for its source (no
+        data file ending, or not a regular file): ask before reading one named by a file
+        that came from elsewhere."""
+        if self.source not in DATA_SUFFIXES:
+            return False
+        path = Path(self.path)
+        if not path.name.lower().endswith(DATA_SUFFIXES[self.source]):
+            return True
+        return path.exists() and not path.is_file()
 
     def load_dataset(self) -> Dataset:
         """The whole dataset, before splitting (reads the file for a CSV source)."""
