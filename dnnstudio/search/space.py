@@ -121,7 +121,7 @@ class Range:
 Dimension: TypeAlias = Values | Range
 
 
-def _finite(value: float) -> bool:
+def finite(value: float) -> bool:
     """True for a number that is finite as a float (an int too large for one is not)."""
     try:
         return math.isfinite(value)
@@ -157,7 +157,7 @@ def _parse_dimension(name: str, data: Any) -> Dimension:
             if value is None:
                 raise SpecError(key, f"a range needs {bound} = a number")
             if (isinstance(value, bool) or not isinstance(value, int | float)
-                    or not _finite(value)):
+                    or not finite(value)):
                 raise SpecError(f"{key}.{bound}", f"{value!r} is not a finite number")
         low, high = float(data["low"]), float(data["high"])
         if low > high:

@@ -41,7 +41,7 @@ from typing import Any
 from ..core.data.spec import DatasetSpec
 from ..core.errors import DnnStudioError, HyperparameterError
 from ..core.hyperparams import Hyperparameters
-from .space import SearchSpace, SpecError, hyperparameters_for
+from .space import SearchSpace, SpecError, finite, hyperparameters_for
 
 __all__ = [
     "OBJECTIVES",
@@ -72,13 +72,6 @@ class PruningSpec:
 
     def to_data(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-
-def _finite(value: float) -> bool:
-    try:
-        return math.isfinite(value)
-    except OverflowError:
-        return False
 
 
 def _int(key: str, value: Any, low: int, high: int) -> int:
@@ -205,7 +198,7 @@ class SearchSpec:
         seconds = search.get("seconds")
         if seconds is not None and (isinstance(seconds, bool)
                                     or not isinstance(seconds, int | float)
-                                    or not _finite(seconds) or seconds <= 0):
+                                    or not finite(seconds) or seconds <= 0):
             raise SpecError("search.seconds", f"{seconds!r} is not a number of seconds > 0")
         if strategy == "grid":
             space.grid_size()  # a range without steps is refused here, with its key
