@@ -384,3 +384,26 @@ def test_beyond_the_cap_the_oldest_finished_curves_leave_the_plot_until_selected
     panel.clear()
     assert panel.experiment_ids() == []
     assert panel.off_plot_ids() == []
+
+
+def test_the_cost_axis_fits_the_drawn_points_until_the_user_zooms(
+    qtbot: QtBot, panel: CostPlotsPanel
+) -> None:
+    box = panel.cost_plot.getViewBox()
+    assert box.autoRangeEnabled() == [False, False]  # the panel fits the axes itself
+    history = _history(100, start=2.0)
+    panel.set_history(1, history)
+    _wait_for_frame(qtbot, panel)
+    (_, _), (y0, y1) = box.viewRange()
+    assert y0 <= min(history["train_cost"])
+    assert y1 >= max(history["val_cost"])
+    assert y1 - y0 < 1.5 * (max(history["val_cost"]) - min(history["train_cost"]))
+    panel.log_check.setChecked(True)
+    (_, _), (y0, y1) = box.viewRange()
+    assert y1 < 1  # log10 of the costs
+    assert box.autoRangeEnabled() == [False, False]
+    box.setYRange(-5, 5, padding=0)  # as a wheel zoom would
+    box.sigRangeChangedManually.emit([False, True])
+    panel.append(1, [_record(101, 1e9)])  # far above what is shown: not followed
+    _wait_for_frame(qtbot, panel)
+    assert box.viewRange()[1] == pytest.approx([-5, 5])

@@ -138,6 +138,8 @@ class _Series:
         self.diverged_epoch: int | None = None
         self.curves: dict[int, pg.PlotCurveItem] = {}
         self.envelopes: dict[int, Envelope] = {}
+        self.y_bounds: dict[int, tuple[float, float] | None] = {}
+        """Lowest and highest cost drawn per cost row (on the axis' scale)."""
         self.marker: pg.PlotDataItem | None = None
         self.marker_text: pg.TextItem | None = None
 
@@ -273,6 +275,14 @@ class CostPlotsPanel(QWidget):
 
         self._x_bound = 0.0
         self.cost_plot.enableAutoRange(axis="x", enable=False)
+        # The cost axis' height is set from the drawn points (each series remembers the
+        # lowest and highest it drew), not by pyqtgraph's auto-range, which asks every curve
+        # for its bounds on every paint. A zoom or pan by hand stops it until the next clear.
+        self.cost_plot.enableAutoRange(axis="y", enable=False)
+        self.metric_plot.enableAutoRange(axis="x", enable=False)
+        self._y_range: tuple[float, float] | None = None
+        self._manage_y = True
+        self.cost_plot.getViewBox().sigRangeChangedManually.connect(self._on_manual_range)
         self._frame_timer = QTimer(self)
         self._frame_timer.setSingleShot(True)
         self._frame_timer.setInterval(FRAME_MS)
@@ -332,6 +342,7 @@ class CostPlotsPanel(QWidget):
             del self._curve_owner[curve]
         self._remove_marker(series)
         self._sync_legend()
+        self._fit_y_range()
 
     def clear(self) -> None:
         """Remove every experiment."""
@@ -341,6 +352,8 @@ class CostPlotsPanel(QWidget):
         self._finished.clear()
         self._diverged_at.clear()
         self._x_bound = 0.0
+        self._y_range = None
+        self._manage_y = True
 
     def mark_finished(self, experiment_id: int) -> None:
         """The experiment will not change any more: its curves may be taken off the plot
@@ -553,13 +566,16 @@ class CostPlotsPanel(QWidget):
                 envelope = series.envelopes.setdefault(row, Envelope())
                 index = envelope.indices(values, keep)
                 y = values[index]
-                if log_y and row in (_TRAIN_COST, _VAL_COST):
-                    y = np.log10(y)  # a curve item is not mapped by the plot's log mode
+                if row in (_TRAIN_COST, _VAL_COST):
+                    if log_y:
+                        y = np.log10(y)  # a curve item is not mapped by the plot's log mode
+                    series.y_bounds[row] = (float(y.min()), float(y.max())) if y.size else None
                 curve.setData(epochs[index], y)
             self._place_marker(series)
             last_epoch = max(last_epoch, series.n_epochs())
         if drawn:
             self._extend_x_range(last_epoch)
+            self._fit_y_range()
         self.last_frame_s = time.perf_counter() - started
         if drawn:
             self.frames_drawn += 1
@@ -572,6 +588,30 @@ class CostPlotsPanel(QWidget):
         if bound != self._x_bound:
             self._x_bound = bound
             self.cost_plot.setXRange(0, bound, padding=0.02)
+
+    def _fit_y_range(self) -> None:
+        """Fit the cost axis to every drawn point; reset only when that changes by more than
+        a little, so the axis labels are not laid out again each frame."""
+        if not self._manage_y:
+            return
+        bounds = [b for s in self._series.values() for b in s.y_bounds.values()
+                  if b is not None]
+        if not bounds:
+            return
+        low = min(b[0] for b in bounds)
+        high = max(b[1] for b in bounds)
+        if high <= low:
+            low, high = low - 0.5, high + 0.5
+        old = self._y_range
+        if old is not None:
+            slack = 0.02 * (old[1] - old[0])
+            if abs(old[0] - low) <= slack and abs(old[1] - high) <= slack:
+                return
+        self._y_range = (low, high)
+        self.cost_plot.setYRange(low, high, padding=0.05)
+
+    def _on_manual_range(self, *_args: object) -> None:
+        self._manage_y = False
 
     def _place_marker(self, series: _Series) -> None:
         if series.marker is None or series.marker_text is None or series.diverged_epoch is None:
@@ -666,6 +706,10 @@ class CostPlotsPanel(QWidget):
     # -- handlers -------------------------------------------------------------------------
     def _on_log_toggled(self, on: bool) -> None:
         self.cost_plot.setLogMode(y=on)
+        # setLogMode turns pyqtgraph's auto-range back on; the panel fits both axes itself.
+        self.cost_plot.enableAutoRange(enable=False)
+        self._x_bound = 0.0
+        self._y_range = None  # the drawn points change scale: fit them again
         # Costs of 0 have no logarithm: the curves are filtered again for the new axis.
         for series in self._series.values():
             series.dirty = True
