@@ -90,13 +90,15 @@ def main(out: Path = Path("/tmp")) -> int:
     panel.views.tabs.setCurrentIndex(2)
     settle(1500)
     window.grab().save(str(out / "search_compare_window.png"))
+    window.grab().save(str(HERE / "screenshots" / "search-compare.png"))
     grab_tabs("search_compare")
 
     dialog = panel.new_search()
     settle(500)
     dialog.grab().save(str(out / "search_dialog.png"))
     dialog.reject()
-    print(f"saved {target} and {out}/search_*.png (session in {tmp})")
+    print(f"saved {target}, search-compare.png beside it, and {out}/search_*.png "
+          f"(session in {tmp})")
     window.close()
     return 0
 
