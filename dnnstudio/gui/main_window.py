@@ -541,7 +541,7 @@ class MainWindow(QMainWindow):
         self.results.set_records(records)
         self.plots.clear()
         for record in records:
-            self.plots.add_experiment(record.id, label_for(record))
+            self.plots.add_experiment(record.id, label_for(record), record.hyperparameters.epochs)
             if record.epochs_run:
                 self.plots.set_history(record.id, record.history)
             if record.state is ExperimentState.DIVERGED and record.diverged_epoch:
@@ -555,7 +555,7 @@ class MainWindow(QMainWindow):
     def _on_record_added(self, record: ExperimentRecord, row: int) -> None:
         self.queue_panel.add_record(record, row)
         self.results.add_record(record, row)
-        self.plots.add_experiment(record.id, label_for(record))
+        self.plots.add_experiment(record.id, label_for(record), record.hyperparameters.epochs)
 
     def _on_record_changed(self, record: ExperimentRecord) -> None:
         shown = self.queue_panel.model.row_of(record.id)

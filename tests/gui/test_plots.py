@@ -407,3 +407,13 @@ def test_the_cost_axis_fits_the_drawn_points_until_the_user_zooms(
     panel.append(1, [_record(101, 1e9)])  # far above what is shown: not followed
     _wait_for_frame(qtbot, panel)
     assert box.viewRange()[1] == pytest.approx([-5, 5])
+
+
+def test_the_legend_is_rebuilt_only_when_what_it_names_changes(panel: CostPlotsPanel) -> None:
+    panel.add_experiment(1, "a")
+    panel.add_experiment(2, "b")
+    first = [label for _, label in panel.legend.items]
+    panel.mark_finished(1)
+    panel.highlight({1})
+    panel.highlight(set())
+    assert [label for _, label in panel.legend.items] == first  # the same label items

@@ -29,6 +29,9 @@ from ..palette import color_for
 FRAME_MS = 100
 LEGEND_MAX = 8
 """Most experiments the legend names at once (beyond, the selected ones)."""
+PREALLOCATE_MAX = 1_000_000
+"""Most epochs an experiment's plot buffers are sized for up front (40 MB of address space,
+committed only as epochs arrive); longer runs grow them by doubling."""
 PLOTTED_MAX = 100
 """Most experiments with curves at once. Beyond, the oldest finished ones that are not
 selected are taken off the plot (their records keep everything); selecting one brings its
@@ -129,10 +132,13 @@ class _Series:
     Capacity doubles when full, so appending ``N`` epochs one at a time copies ``O(N)``.
     """
 
-    def __init__(self, experiment_id: int, label: str) -> None:
+    def __init__(self, experiment_id: int, label: str, capacity: int = _INITIAL_CAPACITY
+                 ) -> None:
         self.id = experiment_id
         self.label = label
-        self.data = np.full((5, _INITIAL_CAPACITY), np.nan)
+        # Empty: only the first n columns are read. Memory is committed as it is written,
+        # so a buffer sized for a run's planned epochs costs what the run fills.
+        self.data = np.empty((5, max(capacity, _INITIAL_CAPACITY)))
         self.n = 0
         self.dirty = False
         self.diverged_epoch: int | None = None
@@ -150,7 +156,9 @@ class _Series:
         if need > capacity:
             while capacity < need:
                 capacity *= 2
-            grown = np.full((5, capacity), np.nan)
+            # Empty, not NaN-filled: only the first n columns are ever read, and filling a
+            # 300,000-epoch buffer took the GUI thread 5-20 ms at each doubling.
+            grown = np.empty((5, capacity))
             grown[:, : self.n] = self.data[:, : self.n]
             self.data = grown
         self.data[:, self.n : need] = rows.T
@@ -303,9 +311,12 @@ class CostPlotsPanel(QWidget):
         layout.addWidget(self.graphics, 1)
 
     # -- experiments ----------------------------------------------------------------------
-    def add_experiment(self, experiment_id: int, label: str = "") -> None:
+    def add_experiment(self, experiment_id: int, label: str = "",
+                       epochs: int | None = None) -> None:
         """Make room for an experiment's curves (nothing is drawn until data arrives).
 
+        ``epochs``, the run's planned epochs, sizes its buffers once (up to
+        :data:`PREALLOCATE_MAX`), so a long run never pauses the window to grow them.
         Adding an experiment that is already shown only changes its label.
         """
         if experiment_id in self._series:
@@ -314,7 +325,7 @@ class CostPlotsPanel(QWidget):
         if experiment_id in self._off_plot:
             self._off_plot[experiment_id] = label
             return
-        series = _Series(experiment_id, label)
+        series = _Series(experiment_id, label, min(epochs or 0, PREALLOCATE_MAX))
         for row in _CURVE_ROWS:
             plot = self.cost_plot if row in (_TRAIN_COST, _VAL_COST) else self.metric_plot
             # A bare curve item, not a PlotDataItem: that wraps each curve in a second item
@@ -672,7 +683,9 @@ class CostPlotsPanel(QWidget):
     def _sync_legend(self) -> None:
         entries = self._legend_entries()
         wanted = [s.curves[_TRAIN_COST] for s in entries]
-        shown = [item for item, _ in self.legend.items
+        # The legend holds a sample item wrapping each curve it names.
+        named = [getattr(sample, "item", sample) for sample, _ in self.legend.items]
+        shown = [item for item in named
                  if item not in self._style_samples and item is not self._more_sample]
         more = len(self._series) + len(self._off_plot) - len(entries)
         if shown == wanted and self._more_shown == (more, len(self._off_plot)):
