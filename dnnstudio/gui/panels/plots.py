@@ -688,7 +688,20 @@ class CostPlotsPanel(QWidget):
         shown = [item for item in named
                  if item not in self._style_samples and item is not self._more_sample]
         more = len(self._series) + len(self._off_plot) - len(entries)
-        if shown == wanted and self._more_shown == (more, len(self._off_plot)):
+        state = (more, len(self._off_plot))
+        if self._more_shown == state == (0, 0):
+            # A few experiments, all named: add or remove single entries (a rebuild creates
+            # a label item per entry, ~2 ms each).
+            if shown == wanted[: len(shown)]:
+                for series in entries[len(shown):]:
+                    self.legend.addItem(series.curves[_TRAIN_COST], self._legend_text(series))
+                return
+            gone = [item for item in shown if item not in wanted]
+            if [item for item in shown if item not in gone] == wanted:
+                for item in gone:
+                    self.legend.removeItem(item)
+                return
+        if shown == wanted and self._more_shown == state:
             return
         self.legend.clear()
         self.legend.addItem(self._style_samples[0], "training")
