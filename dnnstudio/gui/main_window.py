@@ -132,7 +132,7 @@ class MainWindow(QMainWindow):
         # the results' place (a search is looked at instead of, then beside, the table).
         self.search_manager = SearchManager(controller, self)
         self.search_panel = SearchPanel(self.search_manager, controller,
-                                        self.editor.hyperparameters, self)
+                                        self.editor.hyperparameters, self.use_dataset, self)
         self._dock("Search", self.search_panel, bottom)
         self.tabifyDockWidget(self.docks["Results"], self.docks["Search"])
         self.docks["Results"].raise_()
@@ -655,24 +655,34 @@ class MainWindow(QMainWindow):
     def _on_dataset_chosen(self, spec: DatasetSpec) -> None:
         # The panel reports only its latest request (older loads are discarded), so this is
         # either the session's own dataset coming back or the user's new choice.
-        if spec == self.controller.dataset:
-            self._after_dataset_loaded()
+        if spec != self.controller.dataset and not self.use_dataset(spec):
+            self.dataset_panel.set_spec(self.controller.dataset)
             return
-        if self.controller.records:
-            answer = QMessageBox.question(
-                self, "New session for this data?",
-                "The experiments of a session share their data and split, so that their "
-                "validation accuracies can be compared.\n\nStart a new session with "
-                f"{spec.title}? The current session stays saved in its file.")
-            if answer != QMessageBox.StandardButton.Yes:
-                self.dataset_panel.set_spec(self.controller.dataset)
-                return
-            if not self._confirm_stop_running("start a new session"):
-                return
-            self.controller.new_session(spec)
-        else:
-            self.controller.set_dataset(spec)
         self._after_dataset_loaded()
+
+    def use_dataset(self, spec: DatasetSpec, why: str = "") -> bool:
+        """Make ``spec`` the session's data: at once if the session has no experiments, else
+        in a new session once the person agrees (and agrees to stop what is training).
+
+        ``why`` names what needs the data ("the learning-rate lab"), for the question.
+        """
+        if spec == self.controller.dataset:
+            return True
+        if not self.controller.records:
+            self.controller.set_dataset(spec)
+            return True
+        reason = f"{why[:1].upper()}{why[1:]} trains on {spec.title}. " if why else ""
+        answer = QMessageBox.question(
+            self, "New session for this data?",
+            f"{reason}The experiments of a session share their data and split, so that their "
+            "validation accuracies can be compared.\n\nStart a new session with "
+            f"{spec.title}? The current session stays saved in its file.")
+        if answer != QMessageBox.StandardButton.Yes:
+            return False
+        if not self._confirm_stop_running("start a new session"):
+            return False
+        self.controller.new_session(spec)
+        return True
 
     def _on_controller_dataset(self, spec: DatasetSpec) -> None:
         if self.dataset_panel.spec() != spec:

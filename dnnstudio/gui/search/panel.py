@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QGridLayout,
     QHeaderView,
-    QMessageBox,
     QSizePolicy,
     QSplitter,
     QTableView,
@@ -29,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from ...core.data.spec import DatasetSpec
 from ...core.hyperparams import Hyperparameters
-from ...runs.records import ExperimentRecord, ExperimentState
+from ...runs.records import ExperimentRecord
 from ...search.presets import learning_rate_lab, strategy_comparison
 from ...search.spec import SearchSpec
 from ..controller import SessionController
@@ -60,6 +59,9 @@ class SearchPanel(QWidget):
     hyperparameters : callable
         The editor's current hyperparameters (None while invalid): a new search starts
         from them.
+    use_dataset : callable(DatasetSpec, str) -> bool
+        Makes a preset's data the session's, asking first if that means a new session (the
+        window's own rule); False if the person kept the current data.
 
     Signals
     -------
@@ -73,11 +75,13 @@ class SearchPanel(QWidget):
 
     def __init__(self, manager: SearchManager, controller: SessionController,
                  hyperparameters: Callable[[], Hyperparameters | None],
+                 use_dataset: Callable[[DatasetSpec, str], bool],
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.manager = manager
         self.controller = controller
         self._hyperparameters = hyperparameters
+        self._use_dataset = use_dataset
 
         self.new_action = self._action("&New search…", self.new_search, "Ctrl+Shift+F",
                                        "Vary hyperparameters by grid, random or Bayesian search")
@@ -244,35 +248,6 @@ class SearchPanel(QWidget):
         spec = dialog.spec()
         if spec is not None:
             self.start(spec)
-
-    def _use_dataset(self, spec: DatasetSpec, what: str) -> bool:
-        """Make ``spec`` the session's data: at once if the session has no experiments, else
-        in a new session once the person agrees (experiments of a session share their data,
-        so that their validation figures compare)."""
-        controller = self.controller
-        if controller.dataset == spec:
-            return True
-        if not controller.records:
-            controller.set_dataset(spec)
-            return True
-        answer = QMessageBox.question(
-            self, "New session for the planar data?",
-            f"{what[0].upper()}{what[1:]} trains on the planar flower. The experiments of a "
-            "session share their data and split, so that their validation accuracies can be "
-            f"compared.\n\nStart a new session with {spec.title}? The current session stays "
-            "saved in its file.")
-        if answer != QMessageBox.StandardButton.Yes:
-            return False
-        running = [r for r in controller.records if r.state is ExperimentState.RUNNING]
-        if running:
-            answer = QMessageBox.question(
-                self, "Experiments are running",
-                f"{len(running)} experiment(s) are training. Stop them to start a new "
-                "session? Finished experiments are kept.")
-            if answer != QMessageBox.StandardButton.Yes:
-                return False
-        controller.new_session(spec)
-        return True
 
     def _reload(self) -> None:
         self.model.set_rows([row_of(r) for r in self.manager.runners()])
