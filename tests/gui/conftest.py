@@ -6,7 +6,9 @@ import weakref
 from collections.abc import Iterator
 
 import pytest
+from fakes import Dialogs
 from PySide6.QtCore import QThread
+from PySide6.QtWidgets import QMessageBox
 
 
 @pytest.fixture(autouse=True)
@@ -27,3 +29,15 @@ def _no_dangling_qthreads(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
             thread.quit()
             thread.wait(5000)
         pytest.fail(f"the test left {len(running)} QThread(s) running: {running}")
+
+
+@pytest.fixture
+def dialogs(monkeypatch: pytest.MonkeyPatch) -> Dialogs:
+    """No message box opens: each is recorded (and questions answered) by a fake."""
+    fake = Dialogs()
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(fake.question))
+    monkeypatch.setattr(QMessageBox, "warning", staticmethod(fake.warning))
+    monkeypatch.setattr(QMessageBox, "critical", staticmethod(fake.warning))
+    monkeypatch.setattr(QMessageBox, "information", staticmethod(fake.information))
+    monkeypatch.setattr(QMessageBox, "about", staticmethod(fake.about))
+    return fake

@@ -11,10 +11,10 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
+from fakes import Dialogs
 from PySide6.QtCore import QCoreApplication, QEvent, QItemSelectionModel, QSettings
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
@@ -35,38 +35,6 @@ NO = QMessageBox.StandardButton.No
 PLANAR = DatasetSpec()
 HP = Hyperparameters(alpha=0.3, epochs=60, hidden=(4,), activation="tanh")
 WHEN = 1_700_000_000.0
-
-
-class Dialogs:
-    """Stands in for QMessageBox's static functions: records what was asked or said."""
-
-    def __init__(self) -> None:
-        self.answer = YES
-        self.questions: list[str] = []
-        self.informations: list[str] = []
-        self.warnings: list[str] = []
-
-    def question(self, parent: Any, title: str, text: str, *args: Any, **kwargs: Any) -> Any:
-        self.questions.append(text)
-        return self.answer
-
-    def information(self, parent: Any, title: str, text: str, *args: Any, **kwargs: Any) -> Any:
-        self.informations.append(text)
-        return QMessageBox.StandardButton.Ok
-
-    def warning(self, parent: Any, title: str, text: str, *args: Any, **kwargs: Any) -> Any:
-        self.warnings.append(text)
-        return QMessageBox.StandardButton.Ok
-
-
-@pytest.fixture
-def dialogs(monkeypatch: pytest.MonkeyPatch) -> Dialogs:
-    fake = Dialogs()
-    monkeypatch.setattr(QMessageBox, "question", staticmethod(fake.question))
-    monkeypatch.setattr(QMessageBox, "information", staticmethod(fake.information))
-    monkeypatch.setattr(QMessageBox, "warning", staticmethod(fake.warning))
-    monkeypatch.setattr(QMessageBox, "critical", staticmethod(fake.warning))
-    return fake
 
 
 @pytest.fixture
@@ -218,7 +186,7 @@ def test_declining_the_confirmation_computes_and_stores_nothing(
     dialogs.answer = NO
     window.final_evaluation_action.trigger()
 
-    (question,) = dialogs.questions
+    ((_, question),) = dialogs.questions
     assert "experiment #1" in question
     assert "validation set" in question
     assert "evaluated on it once" in question

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from fakes import Dialogs
 from PySide6.QtCore import QCoreApplication, QEvent, QSettings, Qt
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
@@ -55,37 +56,6 @@ def long_run(alpha: float = 0.01) -> Hyperparameters:
 
 
 # -- fixtures ---------------------------------------------------------------------------------
-class Dialogs:
-    """Stands in for QMessageBox's static functions: records what was asked or said."""
-
-    def __init__(self) -> None:
-        self.answer = YES
-        self.questions: list[tuple[str, str]] = []
-        self.warnings: list[str] = []
-
-    def question(self, parent: Any, title: str, text: str, *args: Any, **kwargs: Any) -> Any:
-        self.questions.append((title, text))
-        return self.answer
-
-    def warning(self, parent: Any, title: str, text: str, *args: Any, **kwargs: Any) -> Any:
-        self.warnings.append(text)
-        return QMessageBox.StandardButton.Ok
-
-    def about(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-@pytest.fixture
-def dialogs(monkeypatch: pytest.MonkeyPatch) -> Dialogs:
-    fake = Dialogs()
-    monkeypatch.setattr(QMessageBox, "question", staticmethod(fake.question))
-    monkeypatch.setattr(QMessageBox, "warning", staticmethod(fake.warning))
-    monkeypatch.setattr(QMessageBox, "critical", staticmethod(fake.warning))
-    monkeypatch.setattr(QMessageBox, "information", staticmethod(fake.warning))
-    monkeypatch.setattr(QMessageBox, "about", staticmethod(fake.about))
-    return fake
-
-
 @pytest.fixture
 def settings_path(tmp_path: Path) -> Path:
     return tmp_path / "s.ini"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from fakes import Dialogs
 from PySide6.QtCore import QCoreApplication, QEvent, QSettings
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
@@ -16,23 +16,6 @@ from dnnstudio.gui import app as app_module
 from dnnstudio.gui import controller as controller_module
 from dnnstudio.gui.main_window import MainWindow
 from dnnstudio.gui.recovery import SessionGuard
-
-
-class Questions:
-    def __init__(self) -> None:
-        self.answer = QMessageBox.StandardButton.Yes
-        self.asked: list[str] = []
-
-    def __call__(self, parent: Any, title: str, text: str, *args: Any, **kwargs: Any) -> Any:
-        self.asked.append(title)
-        return self.answer
-
-
-@pytest.fixture
-def questions(monkeypatch: pytest.MonkeyPatch) -> Questions:
-    fake = Questions()
-    monkeypatch.setattr(QMessageBox, "question", staticmethod(fake))
-    return fake
 
 
 @pytest.fixture
@@ -63,7 +46,7 @@ def _launch(windows: list[MainWindow], settings: QSettings, guard: SessionGuard,
 
 
 def test_a_crash_leaves_a_mark_and_the_next_launch_offers_the_session(
-        qtbot: QtBot, settings: QSettings, questions: Questions,
+        qtbot: QtBot, settings: QSettings, dialogs: Dialogs,
         windows: list[MainWindow]) -> None:
     guard = SessionGuard(settings)
     first = _launch(windows, settings, guard)
@@ -73,33 +56,33 @@ def test_a_crash_leaves_a_mark_and_the_next_launch_offers_the_session(
     # The app dies here: run() never reaches closed_cleanly().
     first.close()
     second = _launch(windows, settings, SessionGuard(settings))
-    assert questions.asked == ["Reopen the last session?"]
+    assert [t for t, _ in dialogs.questions] == ["Reopen the last session?"]
     assert second.controller.path == path
 
 
-def test_declining_starts_a_new_session(settings: QSettings, questions: Questions,
+def test_declining_starts_a_new_session(settings: QSettings, dialogs: Dialogs,
                                         windows: list[MainWindow]) -> None:
     guard = SessionGuard(settings)
     first = _launch(windows, settings, guard)
     first.close()
-    questions.answer = QMessageBox.StandardButton.No
+    dialogs.answer = QMessageBox.StandardButton.No
     second = _launch(windows, settings, guard)
-    assert questions.asked == ["Reopen the last session?"]
+    assert [t for t, _ in dialogs.questions] == ["Reopen the last session?"]
     assert second.controller.path != first.controller.path
 
 
 def test_a_clean_exit_or_a_file_named_on_the_command_line_asks_nothing(
-        settings: QSettings, questions: Questions, windows: list[MainWindow]) -> None:
+        settings: QSettings, dialogs: Dialogs, windows: list[MainWindow]) -> None:
     guard = SessionGuard(settings)
     first = _launch(windows, settings, guard)
     path = first.controller.path
     guard.closed_cleanly()
     assert guard.crashed_session() is None
     _launch(windows, settings, guard)
-    assert questions.asked == []
+    assert dialogs.questions == []
     guard.opened(str(path))  # a crash again, but a session was asked for by name
     third = _launch(windows, settings, guard, session=str(path))
-    assert questions.asked == []
+    assert dialogs.questions == []
     assert third.controller.path == path
 
 

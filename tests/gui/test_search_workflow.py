@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes import Dialogs
 from PySide6.QtCore import QCoreApplication, QEvent, QSettings
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
@@ -207,29 +208,9 @@ def test_replacing_the_session_leaves_no_trial_behind(qtbot: QtBot, sessions: An
 
 
 # -- the window ----------------------------------------------------------------------------------
-class Dialogs:
-    """Stands in for QMessageBox's static functions."""
-
-    def __init__(self) -> None:
-        self.answer = QMessageBox.StandardButton.Yes
-        self.questions: list[str] = []
-
-    def question(self, parent: Any, title: str, text: str, *args: Any, **kwargs: Any) -> Any:
-        self.questions.append(text)
-        return self.answer
-
-    def warning(self, *args: Any, **kwargs: Any) -> Any:
-        return QMessageBox.StandardButton.Ok
-
-
 @pytest.fixture
-def window(qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def window(qtbot: QtBot, tmp_path: Path, dialogs: Dialogs
            ) -> Iterator[tuple[MainWindow, Dialogs]]:
-    dialogs = Dialogs()
-    for name in ("question",):
-        monkeypatch.setattr(QMessageBox, name, staticmethod(dialogs.question))
-    for name in ("warning", "critical", "information"):
-        monkeypatch.setattr(QMessageBox, name, staticmethod(dialogs.warning))
     controller = SessionController(workers=2, session_dir=tmp_path / "sessions")
     win = MainWindow(controller, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
     controller.new_session(DatasetSpec(name="moons"))
@@ -261,7 +242,7 @@ def test_the_learning_rate_lab_in_the_window(qtbot: QtBot, window: Any) -> None:
     dialogs.answer = QMessageBox.StandardButton.Yes
     name = panel.start_lab()
     assert name == "grid search 1"
-    assert "planar" in dialogs.questions[-1]
+    assert "planar" in dialogs.questions[-1][1]
     assert controller.dataset == DatasetSpec(name="planar")  # a new session on planar
     assert panel.explanation.toPlainText() == LR_LAB_EXPLANATION
     assert panel.explanation.isVisibleTo(panel)
@@ -317,7 +298,7 @@ def test_new_search_from_the_dialog_and_the_strategy_comparison(qtbot: QtBot,
     assert len(win.controller.records) == 6  # the default grid: six alphas
 
     names = panel.compare_strategies()  # on planar: in a new session, once asked
-    assert "planar" in dialogs.questions[-1]
+    assert "planar" in dialogs.questions[-1][1]
     assert names == ["grid search 1", "random search 1", "bayesian search 1"]
     assert win.controller.dataset == DatasetSpec(name="planar")
     for name in names:
