@@ -101,7 +101,7 @@ class Column(Sequence[float]):
         raise TypeError("unhashable type: 'Column'")
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        return self._values if dtype is None else self._values.astype(dtype)
+        return self._values if dtype is None else self._values.astype(dtype, copy=False)
 
     def __repr__(self) -> str:
         return f"Column({self._values.tolist()!r})"

@@ -95,7 +95,9 @@ class SearchManager(QObject):
         views = []
         for trial, record in zip(trials, records, strict=True):
             verdict, detail = self._verdict(record)
-            cost = np.array(record.history["train_cost"][:record.epochs_run], dtype=float)
+            # A view of the record's own (read-only) buffer: slicing the history itself
+            # would build a Python list of every epoch, at each refresh of the views.
+            cost = np.asarray(record.history["train_cost"])[:record.epochs_run]
             views.append(TrialView(trial, record.state.value, verdict, detail, cost,
                                    record.message))
         metric = next((r.metric for r in records if r.state.is_finished()), "accuracy")
