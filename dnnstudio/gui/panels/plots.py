@@ -472,7 +472,7 @@ class CostPlotsPanel(QWidget):
         data[_EPOCH] = np.arange(1, n + 1)
         for name, row in _HISTORY_ROWS.items():
             # dtype=float turns the None of a JSON history into NaN.
-            values = np.asarray(history.get(name, ())[:n], dtype=np.float64)
+            values = np.asarray(history.get(name, ()), dtype=np.float64)[:n]
             data[row, : values.shape[0]] = values
         series.replace(data)
         self._schedule_frame()
