@@ -6,6 +6,7 @@ import sys
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QCoreApplication, QSettings, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
@@ -23,6 +24,21 @@ def app_icon() -> QIcon:
         return QIcon(str(path))
 
 
+def no_huge_pages() -> None:
+    """Have NumPy allocate this process's arrays in ordinary pages.
+
+    On Linux NumPy asks for transparent huge pages for every array over 4 MB. The window's
+    curve and history buffers are sized for a run's planned epochs and filled as epochs
+    arrive, so each first write into a 2 MB page made the kernel clear the whole page while
+    the GUI thread waited: 14-60 ms at a time on a long planar run. Ordinary pages are
+    cleared 4 KB at a time, a few microseconds each. Worker processes keep NumPy's default,
+    which suits their large matrix products.
+    """
+    switch = getattr(getattr(np, "_core", None), "multiarray", None)
+    if switch is not None and hasattr(switch, "_set_madvise_hugepage"):
+        switch._set_madvise_hugepage(False)
+
+
 def create_window(session: str | None = None, *, settings: QSettings | None = None,
                   guard: SessionGuard | None = None) -> MainWindow:
     """A ready main window on a new session, or on ``session`` if given and readable.
@@ -30,6 +46,7 @@ def create_window(session: str | None = None, *, settings: QSettings | None = No
     Without ``session``, if the app did not close cleanly last time (``guard``), it offers to
     reopen the session that was open then.
     """
+    no_huge_pages()
     if guard is not None and session is None:
         crashed = guard.crashed_session()
         if crashed is not None and QMessageBox.question(
