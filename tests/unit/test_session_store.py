@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -169,10 +170,25 @@ def test_file_identifies_itself(session_path: Path) -> None:
     conn = sqlite3.connect(session_path)
     try:
         assert conn.execute("PRAGMA application_id").fetchone()[0] == APPLICATION_ID
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
-        nulls = conn.execute("SELECT COUNT(*) FROM history WHERE val_cost IS NULL").fetchone()
-        assert nulls[0] > 0  # NaN is stored as NULL
+        # The documented layout: chunks of little-endian doubles, six per epoch, NaN where a
+        # figure was not measured.
+        stored = SessionStore.open(session_path, read_only=True)
+        with stored:
+            want = {r.id: r for r in stored.load().records}
+        chunks = conn.execute("SELECT experiment_id, first_epoch, epochs, data FROM history "
+                              "ORDER BY experiment_id, first_epoch").fetchall()
+        assert chunks
+        nan_seen = False
+        for experiment_id, first_epoch, epochs, data in chunks:
+            array = np.frombuffer(data, "<f8").reshape(epochs, 6)
+            for j, name in enumerate(HISTORY_FIELDS):
+                expected = np.asarray(want[experiment_id].history[name])
+                np.testing.assert_array_equal(
+                    array[:, j], expected[first_epoch - 1: first_epoch - 1 + epochs])
+            nan_seen = nan_seen or bool(np.isnan(array).any())
+        assert nan_seen
     finally:
         conn.close()
 
@@ -409,7 +425,7 @@ def _cut_short(path: Path) -> None:
                          "program)"),
         (_ours_without_tables, "is not a DNN Studio session (it has no experiments, history "
                                "table)"),
-        (_newer, "was saved by a newer DNN Studio (schema 99); this version reads up to 2"),
+        (_newer, "was saved by a newer DNN Studio (schema 99); this version reads up to 3"),
         (_damaged, "is a damaged DNN Studio session (Page 2: btreeInitPage()"),
         (_cut_short, "is a damaged DNN Studio session"),
     ],
@@ -458,11 +474,11 @@ def test_pickled_parameters_are_refused_not_loaded(session_path: Path) -> None:
 def test_older_schema_is_migrated(session_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     records = _filled(session_path)
 
-    def to_v3(conn: sqlite3.Connection) -> None:
+    def to_v4(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE experiments ADD COLUMN colour TEXT NOT NULL DEFAULT 'blue'")
 
-    monkeypatch.setattr(store_module, "SCHEMA_VERSION", 3)
-    monkeypatch.setitem(store_module.MIGRATIONS, 3, to_v3)
+    monkeypatch.setattr(store_module, "SCHEMA_VERSION", 4)
+    monkeypatch.setitem(store_module.MIGRATIONS, 4, to_v4)
     before = _digest(session_path)
     with SessionStore.open(session_path, read_only=True) as store:  # migrated in memory
         assert len(store.load().records) == len(records)
@@ -471,7 +487,7 @@ def test_older_schema_is_migrated(session_path: Path, monkeypatch: pytest.Monkey
         assert_same_record(store.load().records[0], records[0])
     conn = sqlite3.connect(session_path)
     try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 4
         assert conn.execute("SELECT DISTINCT colour FROM experiments").fetchall() == [("blue",)]
     finally:
         conn.close()
@@ -527,7 +543,7 @@ KILLED_WRITER = textwrap.dedent(
     conn.execute("PRAGMA cache_size = 1")  # so changed pages reach the file before COMMIT
     conn.execute("BEGIN IMMEDIATE")
     for e in range(53, 3000):
-        conn.execute("INSERT INTO history VALUES (5, ?, ?, 0, 0, 0, 0, 0)", (e, "x" * 200))
+        conn.execute("INSERT INTO history VALUES (5, ?, 1, ?)", (e, bytes(48) + b"x" * 200))
     print("mid-transaction", flush=True)
     time.sleep(60)
     """
@@ -588,3 +604,99 @@ def test_ids_named_by_the_audit_trail_are_never_given_again(session_path: Path) 
         assert store.load().next_id == 3
         added = store.add_experiment(ExperimentRecord(id=0, hyperparameters=Hyperparameters()))
     assert added.id == 3
+
+
+def test_appending_from_an_earlier_epoch_replaces_what_follows(session_path: Path) -> None:
+    record = ExperimentRecord(id=1, hyperparameters=Hyperparameters(epochs=20)).started(when=1.0)
+    with SessionStore.create(session_path) as store:
+        store.put_experiment(record)
+        store.append_history(1, 1, _rows(1, 6))
+        store.append_history(1, 7, _rows(7, 4))
+        # Epochs 4.. again, with other figures: the first chunk is cut at 3, the second goes.
+        again = [dataclasses.replace(r, train_cost=100.0 + r.epoch) for r in _rows(4, 2)]
+        store.append_history(1, 4, again)
+        got = store.load().records[0]
+        with pytest.raises(ValueError, match="has 5 epochs stored; the next epoch to store is "
+                                             "6, not 8"):
+            store.append_history(1, 8, _rows(8, 2))
+    assert got.history["train_cost"] == [1.0, 1 / 2, 1 / 3, 104.0, 105.0]
+    assert got.epochs_run == 10  # epochs_run only grows while a run is going on
+
+
+def _version_2_file(path: Path) -> None:
+    """A file exactly as schema 2 wrote it: a row per epoch, NaN as NULL."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    store_module.MIGRATIONS[1](conn)
+    store_module.MIGRATIONS[2](conn)
+    conn.execute("PRAGMA user_version = 2")
+    for experiment_id in (1, 2, 3):
+        conn.execute("INSERT INTO experiments (id, state, hyperparameters, epochs_run) "
+                     "VALUES (?, 'completed', ?, ?)",
+                     (experiment_id, json.dumps(Hyperparameters().to_dict()),
+                      4 if experiment_id == 1 else 0))
+    conn.executemany("INSERT INTO history VALUES (1, ?, ?, ?, 0.5, NULL, 0.1, ?)",
+                     [(e, 1 / e, None if e % 2 else 2 / e, 0.01 * e) for e in range(1, 5)])
+    conn.execute("INSERT INTO history VALUES (2, 1, 0.25, 0.5, 0.5, 0.5, 0.1, 0.01)")
+    conn.close()
+
+
+def test_version_2_history_rows_become_chunks(session_path: Path) -> None:
+    _version_2_file(session_path)
+    before = _digest(session_path)
+    with SessionStore.open(session_path, read_only=True) as store:
+        in_memory = store.load()
+    assert _digest(session_path) == before
+    with SessionStore.open(session_path) as store:
+        data = store.load()
+    for records in (in_memory.records, data.records):
+        first, second, third = records
+        assert first.history["train_cost"] == [1.0, 0.5, 1 / 3, 0.25]
+        assert first.history["val_cost"] == [NAN, 1.0, NAN, 0.5]  # NULL was NaN
+        assert first.history["val_metric"] == [NAN] * 4
+        assert first.history["elapsed_s"] == [0.01, 0.02, 0.03, 0.04]
+        assert second.history["train_cost"] == [0.25]
+        assert third.history["train_cost"] == []
+    conn = sqlite3.connect(session_path)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert conn.execute("SELECT experiment_id, first_epoch, epochs FROM history "
+                            "ORDER BY experiment_id").fetchall() == [(1, 1, 4), (2, 1, 1)]
+    finally:
+        conn.close()
+
+
+def test_version_2_history_with_text_is_refused_untouched(session_path: Path) -> None:
+    _version_2_file(session_path)
+    conn = sqlite3.connect(session_path)
+    conn.execute("UPDATE history SET train_cost = 'low' WHERE experiment_id = 1 AND epoch = 2")
+    conn.commit()
+    conn.close()
+    before = _digest(session_path)
+    for read_only in (True, False):
+        with pytest.raises(SessionError, match="damaged DNN Studio session .*history of "
+                                               "experiment 1 holds a value that is not a "
+                                               "number"):
+            SessionStore.open(session_path, read_only=read_only)
+    assert _digest(session_path) == before
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    ("UPDATE history SET data = 'text' WHERE experiment_id = 1",
+     "a chunk's data is 'text', not bytes"),
+    ("UPDATE history SET data = substr(data, 1, 40) WHERE experiment_id = 1",
+     "a chunk of 40 bytes does not hold 6 epochs"),
+    ("UPDATE history SET epochs = 0 WHERE experiment_id = 1",
+     "a chunk of 288 bytes does not hold 0 epochs"),
+    ("UPDATE history SET first_epoch = 3 WHERE experiment_id = 1",
+     "a chunk starts at epoch 3, not 1"),
+])
+def test_damaged_history_chunks_are_named(session_path: Path, edit: str, message: str) -> None:
+    _filled(session_path)
+    conn = sqlite3.connect(session_path)
+    conn.execute(edit)
+    conn.commit()
+    conn.close()
+    with SessionStore.open(session_path) as store, \
+            pytest.raises(SessionError, match=f"the history of experiment 1: {message}"):
+        store.load()
