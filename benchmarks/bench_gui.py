@@ -305,7 +305,8 @@ def responsiveness_child(scenario: Scenario, *, idle_s: float, timeout_s: float,
         wait_until(lambda: controller.dataset == spec and window.dataset_panel.splits()
                    is not None and not window.dataset_panel.is_loading(), 30, "the dataset")
         painter = PaintCounter()
-        window.plots.graphics.viewport().installEventFilter(painter)
+        for view in (window.plots.cost_view, window.plots.metric_view):
+            view.viewport().installEventFilter(painter)
 
         # Floors: the same timer in the same window with nothing training; then with both
         # cores kept busy by two other processes (what the workers do to the GUI thread's

@@ -305,7 +305,7 @@ def worker_main(conn: Connection, *, cache_size: int = DATASET_CACHE_SIZE) -> No
         # ignored.
 
 
-WORKER_NICENESS = 5
+WORKER_NICENESS = 19
 """How much lower than the app's the workers' scheduling priority is."""
 
 

@@ -607,16 +607,22 @@ def test_one_bad_byte_anywhere_is_loaded_or_refused(tmp_path: Path, byte: int) -
     _write_good(good)
     data = good.read_bytes()
     path = tmp_path / "bad.dnnsession"
-    outcomes: dict[str, int] = {"loaded": 0, "refused": 0}
+    loaded = 0
+    refusals: list[str] = []
     for offset in range(100, len(data), 17):
         damaged = bytearray(data)
         damaged[offset] = byte
         path.write_bytes(bytes(damaged))
-        try:
-            with SessionStore.open(path, read_only=True) as store:
-                _check_loaded(store.load())
-            outcomes["loaded"] += 1
-        except SessionError as exc:
-            assert str(path) in str(exc) and "\n" not in str(exc)
-            outcomes["refused"] += 1
-    assert outcomes["refused"] > 0 and outcomes["loaded"] > 0
+        store, error = _attempt(lambda: SessionStore.open(path, read_only=True))
+        if store is not None:
+            with store:
+                got, error = _attempt(store.load)
+            if got is not None:
+                _check_loaded(got)
+                loaded += 1
+        if error is not None:
+            refusals.append(str(error))
+    assert loaded > 0
+    assert refusals
+    assert all(str(path) in text for text in refusals)
+    assert not any("\n" in text for text in refusals)

@@ -18,10 +18,16 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from pyqtgraph.exporters import ImageExporter
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPalette, QPen
-from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QHBoxLayout, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QGraphicsItem,
+    QHBoxLayout,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ...core.training import EpochRecord, EpochRows
 from ..palette import color_for
@@ -37,6 +43,8 @@ PLOTTED_MAX = 100
 selected are taken off the plot (their records keep everything); selecting one brings its
 curves back. Hundreds of overlaid curves cannot be read, and each costs memory and paint
 time."""
+Y_FILL_MIN = 0.4
+"""The cost axis is fitted again when the drawn points span less than this share of it."""
 MAX_POINTS = 1600
 """Most points handed to a curve per frame; longer curves are reduced to the min and max of
 each of ``MAX_POINTS / 2`` bins first (the same envelope at about two points per pixel
@@ -94,6 +102,25 @@ class Envelope:
         return index
 
 
+def nice_step(value: float) -> float:
+    """The smallest of 1, 2, 5 times a power of ten that is at least ``value`` (> 0)."""
+    power = 10.0 ** math.floor(math.log10(value))
+    for step in (1, 2, 5):
+        if step * power >= value * (1 - 1e-9):
+            return float(step * power)
+    return 10 * power
+
+
+def nice_range(low: float, high: float, steps: int = 5) -> tuple[float, float]:
+    """``[low, high]`` widened to whole multiples of a 1-2-5 step of about a ``steps``-th of
+    it (an empty or unusable span becomes one unit around it)."""
+    if not (math.isfinite(low) and math.isfinite(high)) or high <= low:
+        middle = low if math.isfinite(low) else 0.0
+        return middle - 0.5, middle + 0.5
+    step = nice_step((high - low) / steps)
+    return math.floor(low / step) * step, math.ceil(high / step) * step
+
+
 def nice_ceiling(value: float) -> float:
     """The smallest of 1, 2, 5 times a power of ten that is at least ``value``."""
     if value <= 1:
@@ -141,6 +168,8 @@ class _Series:
         self.data = np.empty((5, max(capacity, _INITIAL_CAPACITY)))
         self.n = 0
         self.dirty = False
+        """Its cost curves need drawing (the metric curves follow: ``metric_dirty``)."""
+        self.metric_dirty = False
         self.diverged_epoch: int | None = None
         self.curves: dict[int, pg.PlotCurveItem] = {}
         self.envelopes: dict[int, Envelope] = {}
@@ -242,10 +271,18 @@ class CostPlotsPanel(QWidget):
         )
         self.log_check.toggled.connect(self._on_log_toggled)
 
-        self.graphics = pg.GraphicsLayoutWidget()
-        self.graphics.setBackground(background)
-        self.cost_plot: pg.PlotItem = self.graphics.addPlot(row=0, col=0)
-        self.metric_plot: pg.PlotItem = self.graphics.addPlot(row=1, col=0)
+        # Two views, not one layout of two plots: each repaints on its own, in half the time,
+        # and the frame draws them half a frame apart (see _on_frame_due).
+        self.cost_view = pg.PlotWidget(background=background)
+        self.metric_view = pg.PlotWidget(background=background)
+        self.graphics = QSplitter(Qt.Orientation.Vertical)
+        """Both plots, one above the other (the user can move the line between them)."""
+        self.graphics.setChildrenCollapsible(False)
+        self.graphics.addWidget(self.cost_view)
+        self.graphics.addWidget(self.metric_view)
+        self.graphics.setSizes([1, 1])
+        self.cost_plot: pg.PlotItem = self.cost_view.getPlotItem()
+        self.metric_plot: pg.PlotItem = self.metric_view.getPlotItem()
         self.metric_plot.setXLink(self.cost_plot)
         self.cost_plot.setLabel("left", "cost J")
         self.metric_plot.setLabel("bottom", "epoch")
@@ -274,6 +311,9 @@ class CostPlotsPanel(QWidget):
         self.legend: pg.LegendItem = self.cost_plot.addLegend(
             offset=(-10, 10), labelTextColor=self._foreground, brush=legend_brush
         )
+        # Its translucent background cost ~0.4 ms on every paint of the plot; cached, it is
+        # drawn again only when the legend changes size.
+        self.legend.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         # Two grey samples explain the line styles once instead of per experiment.
         grey = QColor(self._foreground)
         grey.setAlpha(160)
@@ -300,6 +340,10 @@ class CostPlotsPanel(QWidget):
         self._frame_timer.setSingleShot(True)
         self._frame_timer.setInterval(FRAME_MS)
         self._frame_timer.timeout.connect(self._on_frame_due)
+        self._metric_timer = QTimer(self)
+        self._metric_timer.setSingleShot(True)
+        self._metric_timer.setInterval(FRAME_MS // 2)
+        self._metric_timer.timeout.connect(self._on_metric_frame_due)
 
         controls = QHBoxLayout()
         controls.setContentsMargins(0, 0, 0, 0)
@@ -539,9 +583,9 @@ class CostPlotsPanel(QWidget):
         OSError
             The file could not be written.
         """
-        self._on_frame_due()  # what is saved should include the newest epochs
-        image = ImageExporter(self.graphics.ci).export(toBytes=True)
-        if image is None or image.isNull() or not image.save(str(path), "PNG"):
+        self.draw_now()  # what is saved should include the newest epochs
+        image = self.graphics.grab()
+        if image.isNull() or not image.save(str(path), "PNG"):
             raise OSError(f"could not write the plot image to {path}")
 
     def curves(self, experiment_id: int) -> dict[str, pg.PlotCurveItem]:
@@ -561,40 +605,67 @@ class CostPlotsPanel(QWidget):
         if not self._frame_timer.isActive():
             self._frame_timer.start()
 
+    def draw_now(self) -> None:
+        """Draw every pending change at once (both halves of a frame)."""
+        self._frame_timer.stop()
+        self._on_frame_due()
+        self._on_metric_frame_due()
+
     def _on_frame_due(self) -> None:
+        """The first half of a frame: the cost curves and the axes. The metric curves follow
+        half a frame later, so that the two plots repaint in two short stretches of the GUI
+        thread rather than one long one (a timer waiting behind a 4 ms repaint is late)."""
         started = time.perf_counter()
         drawn = 0
         last_epoch = 0.0
-        log_y = self.log_scale
         for series in self._series.values():
             if not series.dirty:
                 continue
             series.dirty = False
+            series.metric_dirty = True
             drawn += 1
-            epochs = series.row(_EPOCH)
-            for row, curve in series.curves.items():
-                values = series.row(row)
-                # Drop what cannot be drawn instead of passing NaN: unmeasured validation
-                # epochs would break the line into dots, and a NaN would blank a whole bin.
-                keep = np.isfinite(values)
-                if log_y and row in (_TRAIN_COST, _VAL_COST):
-                    keep &= values > 0
-                envelope = series.envelopes.setdefault(row, Envelope())
-                index = envelope.indices(values, keep)
-                y = values[index]
-                if row in (_TRAIN_COST, _VAL_COST):
-                    if log_y:
-                        y = np.log10(y)  # a curve item is not mapped by the plot's log mode
-                    series.y_bounds[row] = (float(y.min()), float(y.max())) if y.size else None
-                curve.setData(epochs[index], y)
+            self._draw_rows(series, (_TRAIN_COST, _VAL_COST))
             self._place_marker(series)
             last_epoch = max(last_epoch, series.n_epochs())
         if drawn:
             self._extend_x_range(last_epoch)
             self._fit_y_range()
+            self._metric_timer.start()
         self.last_frame_s = time.perf_counter() - started
+
+    def _on_metric_frame_due(self) -> None:
+        """The second half of a frame: the metric curves. A frame counts as drawn here."""
+        self._metric_timer.stop()
+        started = time.perf_counter()
+        drawn = 0
+        for series in self._series.values():
+            if series.metric_dirty:
+                series.metric_dirty = False
+                drawn += 1
+                self._draw_rows(series, (_TRAIN_METRIC, _VAL_METRIC))
         if drawn:
+            self.last_frame_s += time.perf_counter() - started
             self.frames_drawn += 1
+
+    def _draw_rows(self, series: _Series, rows: tuple[int, ...]) -> None:
+        epochs = series.row(_EPOCH)
+        log_y = self.log_scale
+        for row in rows:
+            curve = series.curves[row]
+            values = series.row(row)
+            # Drop what cannot be drawn instead of passing NaN: unmeasured validation
+            # epochs would break the line into dots, and a NaN would blank a whole bin.
+            keep = np.isfinite(values)
+            if log_y and row in (_TRAIN_COST, _VAL_COST):
+                keep &= values > 0
+            envelope = series.envelopes.setdefault(row, Envelope())
+            index = envelope.indices(values, keep)
+            y = values[index]
+            if row in (_TRAIN_COST, _VAL_COST):
+                if log_y:
+                    y = np.log10(y)  # a curve item is not mapped by the plot's log mode
+                series.y_bounds[row] = (float(y.min()), float(y.max())) if y.size else None
+            curve.setData(epochs[index], y)
 
     def _extend_x_range(self, last_epoch: float) -> None:
         """Grow the epoch axis in 1-2-5 steps rather than every frame: a range that changes
@@ -606,8 +677,12 @@ class CostPlotsPanel(QWidget):
             self.cost_plot.setXRange(0, bound, padding=0.02)
 
     def _fit_y_range(self) -> None:
-        """Fit the cost axis to every drawn point; reset only when that changes by more than
-        a little, so the axis labels are not laid out again each frame."""
+        """Fit the cost axis to every drawn point, in whole tick steps.
+
+        The range changes only when a point leaves it or the points fill less than
+        :data:`Y_FILL_MIN` of it, so a falling cost moves the axis a few times a run, not
+        every frame: each change lays out and draws the axis' labels again (~1.5 ms).
+        """
         if not self._manage_y:
             return
         bounds = [b for s in self._series.values() for b in s.y_bounds.values()
@@ -616,15 +691,12 @@ class CostPlotsPanel(QWidget):
             return
         low = min(b[0] for b in bounds)
         high = max(b[1] for b in bounds)
-        if high <= low:
-            low, high = low - 0.5, high + 0.5
         old = self._y_range
-        if old is not None:
-            slack = 0.02 * (old[1] - old[0])
-            if abs(old[0] - low) <= slack and abs(old[1] - high) <= slack:
-                return
-        self._y_range = (low, high)
-        self.cost_plot.setYRange(low, high, padding=0.05)
+        if old is not None and old[0] <= low and high <= old[1] and \
+                high - low >= Y_FILL_MIN * (old[1] - old[0]):
+            return
+        self._y_range = nice_range(low, high)
+        self.cost_plot.setYRange(*self._y_range, padding=0.02)
 
     def _on_manual_range(self, *_args: object) -> None:
         self._manage_y = False
@@ -746,7 +818,7 @@ class CostPlotsPanel(QWidget):
             series.dirty = True
             for envelope in series.envelopes.values():
                 envelope.reset()
-        self._on_frame_due()
+        self.draw_now()
         self.logScaleToggled.emit(on)
 
     def _on_curve_clicked(self, curve: pg.PlotCurveItem, *_event: object) -> None:
