@@ -293,10 +293,26 @@ def test_envelope_grows_incrementally_and_matches_a_full_reduction() -> None:
     values[rng.integers(0, 50_000, 500)] = np.nan  # unmeasured epochs
     drawable = np.isfinite(values)
     envelope = Envelope(max_points=400)
-    for stop in (10, 150, 399, 401, 5_000, 20_000, 50_000):
+    lazy = Envelope(max_points=400)
+    asked: list[tuple[int, int]] = []
+
+    def mask(start: int, stop: int) -> np.ndarray:
+        asked.append((start, stop))
+        return drawable[start:stop]
+
+    previous = 0
+    for stop in (10, 150, 399, 401, 5_000, 5_100, 20_000, 20_300, 50_000):
         index = envelope.indices(values[:stop], drawable[:stop])
         fresh = Envelope(max_points=400).indices(values[:stop], drawable[:stop])
         np.testing.assert_array_equal(index, fresh)  # incremental = from scratch
+        # A mask made on demand gives the same, and is asked only about the new epochs
+        # (plus the last bin) once the bins are in place.
+        asked.clear()
+        size = lazy.size
+        np.testing.assert_array_equal(lazy.indices(values[:stop], mask), index)
+        new = stop - previous if lazy.size == size else stop  # a new bin size: all again
+        assert sum(b - a for a, b in asked) <= new + 3 * lazy.size
+        previous = stop
         assert np.all(np.diff(index) > 0)
         assert np.all(drawable[index])
         assert len(index) <= 400 + 2 * 64  # bins, plus the raw tail of the last bin

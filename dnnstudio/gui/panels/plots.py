@@ -70,8 +70,16 @@ class Envelope:
         self.done = 0
         self.parts: list[np.ndarray] = []
 
-    def indices(self, values: np.ndarray, drawable: np.ndarray) -> np.ndarray:
-        """Indices into ``values`` (shape ``(n,)``) to draw; ``drawable`` marks usable ones."""
+    def indices(self, values: np.ndarray,
+                drawable: np.ndarray | Callable[[int, int], np.ndarray]) -> np.ndarray:
+        """Indices into ``values`` (shape ``(n,)``) to draw.
+
+        ``drawable`` marks the usable ones: a boolean array like ``values``, or a function
+        that returns that mask for ``values[start:stop]`` given ``(start, stop)``, so that a
+        frame looks only at the epochs that are new since the last one.
+        """
+        mask: Callable[[int, int], np.ndarray] = (
+            drawable if callable(drawable) else lambda start, stop: drawable[start:stop])
         n = values.shape[0]
         size = 1
         while n > size * self.max_bins:
@@ -82,21 +90,24 @@ class Envelope:
         if whole > self.done:
             start, stop = self.done * size, whole * size
             if size == 1:
-                self.parts.append(np.flatnonzero(drawable[start:stop]) + start)
+                self.parts.append(np.flatnonzero(mask(start, stop)) + start)
             else:
                 block = values[start:stop].reshape(-1, size)
-                ok = drawable[start:stop].reshape(-1, size)
+                ok = mask(start, stop).reshape(-1, size)
                 lo = np.where(ok, block, np.inf).argmin(axis=1)
                 hi = np.where(ok, block, -np.inf).argmax(axis=1)
                 has = ok.any(axis=1)
                 base = np.arange(self.done, whole)[has] * size
                 pair = np.sort(np.stack([lo[has], hi[has]], axis=1), axis=1) + base[:, None]
                 self.parts.append(np.unique(pair.ravel()))
+            # One array of the finished bins, so a frame concatenates two arrays, not one
+            # per frame so far.
+            self.parts = [np.concatenate(self.parts)]
             self.done = whole
-        tail = np.flatnonzero(drawable[whole * size:]) + whole * size
+        tail = np.flatnonzero(mask(whole * size, n)) + whole * size
         index = np.concatenate([*self.parts, tail]) if self.parts else tail
         # The curve ends at its newest drawable epoch, even when a bin's extremes lie before.
-        last = np.flatnonzero(drawable[max(0, n - size):]) + max(0, n - size)
+        last = np.flatnonzero(mask(max(0, n - size), n)) + max(0, n - size)
         if len(last) and (len(index) == 0 or index[-1] != last[-1]):
             index = np.append(index, last[-1])
         return index
@@ -653,13 +664,20 @@ class CostPlotsPanel(QWidget):
         for row in rows:
             curve = series.curves[row]
             values = series.row(row)
-            # Drop what cannot be drawn instead of passing NaN: unmeasured validation
-            # epochs would break the line into dots, and a NaN would blank a whole bin.
-            keep = np.isfinite(values)
-            if log_y and row in (_TRAIN_COST, _VAL_COST):
-                keep &= values > 0
+            positive = log_y and row in (_TRAIN_COST, _VAL_COST)
+
+            def drawable(start: int, stop: int, values: np.ndarray = values,
+                         positive: bool = positive) -> np.ndarray:
+                # Drop what cannot be drawn instead of passing NaN: unmeasured validation
+                # epochs would break the line into dots, and a NaN would blank a whole bin.
+                part = values[start:stop]
+                keep = np.isfinite(part)
+                if positive:
+                    keep &= part > 0
+                return keep
+
             envelope = series.envelopes.setdefault(row, Envelope())
-            index = envelope.indices(values, keep)
+            index = envelope.indices(values, drawable)
             y = values[index]
             if row in (_TRAIN_COST, _VAL_COST):
                 if log_y:
