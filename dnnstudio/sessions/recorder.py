@@ -100,7 +100,8 @@ class QueueRecorder:
             writer.put_history(record)  # not seen running here: write it whole
             return
         if done < record.epochs_run:
-            rows = np.column_stack([np.arange(1, record.epochs_run + 1),
-                                    *(np.asarray(record.history[name]) for name in
+            # Only the missing tail is stacked (a whole long history would be tens of MB).
+            rows = np.column_stack([np.arange(done + 1, record.epochs_run + 1),
+                                    *(np.asarray(record.history[name])[done:] for name in
                                       HISTORY_FIELDS)])
-            writer.append_history(record.id, EpochRows(rows[done:]))
+            writer.append_history(record.id, EpochRows(rows))

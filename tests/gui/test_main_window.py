@@ -318,8 +318,8 @@ def test_three_experiments_queue_run_and_compare(qtbot: QtBot, window: MainWindo
         highlighted = results_cell(window, r.id, "val_metric", Qt.ItemDataRole.BackgroundRole)
         assert (highlighted is not None) == (r.id == best.id)
 
-    # Accuracy against time: one point per completed experiment.
-    assert window.results.scatter.point_count() == 3
+    # Accuracy against time: one point per completed experiment (a moment after the table).
+    qtbot.waitUntil(lambda: window.results.scatter.point_count() == 3, timeout=WAIT_MS)
     # The status bar (updated a few times a second) says the queue is done.
     qtbot.waitUntil(lambda: window.queue_label.text() == "0 running, 0 waiting",
                     timeout=WAIT_MS)

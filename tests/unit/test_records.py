@@ -140,3 +140,20 @@ def test_history_views_share_buffers_and_keep_their_prefix() -> None:
     assert not np.shares_memory(np.asarray(branch["val_cost"]), np.asarray(h2["val_cost"]))
     with pytest.raises(ValueError, match="read-only"):
         np.asarray(h2["train_cost"])[0] = 5.0
+
+
+def test_a_finished_runs_history_is_adopted_not_copied() -> None:
+    from dnnstudio.runs.records import HistoryColumns
+
+    arrays = {name: np.arange(5, dtype=np.float64) + i for i, name in enumerate(HISTORY_FIELDS)}
+    adopted = HistoryColumns.adopt(arrays)
+    assert adopted["val_cost"] == [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert np.shares_memory(np.asarray(adopted["train_cost"]), arrays["train_cost"])
+    # Appending copies first: the adopted arrays are never written.
+    longer = adopted.appended([EpochRecord(6, 9.0, 9.0, 9.0, 9.0, 9.0, 9.0)])
+    assert longer["train_cost"] == [0.0, 1.0, 2.0, 3.0, 4.0, 9.0]
+    assert arrays["train_cost"].tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
+    empty = HistoryColumns.adopt({name: np.empty(0) for name in HISTORY_FIELDS})
+    assert len(empty["val_cost"]) == 0
+    with pytest.raises(ValueError, match="differ in length"):
+        HistoryColumns.adopt({**arrays, "val_cost": np.zeros(3)})

@@ -3,10 +3,10 @@
 Data arrives often and in small batches (:meth:`CostPlotsPanel.append`); drawing is batched:
 appending only writes into per-experiment NumPy buffers that grow by doubling and marks them
 changed, and a single-shot timer redraws, at most :data:`FRAME_MS` apart, only the curves
-whose buffers changed since the last frame. Each curve is created once and updated with
-``setData``; each long curve is first reduced to the minimum and maximum of each of at most
-``MAX_POINTS / 2`` bins (:class:`Envelope`, incrementally), which keeps 10,000-epoch curves
-cheap to draw and to hold.
+whose buffers changed since the last frame, an experiment and a plot at a time. Each curve
+is created once and updated with ``setData``; each long curve is first reduced to the minimum
+and maximum of each of at most ``MAX_POINTS / 2`` bins (:class:`Envelope`, incrementally),
+which keeps 10,000-epoch curves cheap to draw and to hold.
 """
 
 from __future__ import annotations
@@ -32,7 +32,13 @@ from PySide6.QtWidgets import (
 from ...core.training import EpochRecord, EpochRows
 from ..palette import color_for
 
-FRAME_MS = 100
+FRAME_MS = 200
+"""Shortest time between two frames (five a second: the curves of runs that take seconds to
+minutes look live, and the window keeps its timers on time)."""
+SLICE_MS = 25
+"""Time between the slices of a frame (see :meth:`CostPlotsPanel._on_frame_due`)."""
+SLICED_MAX = 4
+"""Most changed experiments whose curves a frame draws one experiment and plot at a time."""
 LEGEND_MAX = 8
 """Most experiments the legend names at once (beyond, the selected ones)."""
 PREALLOCATE_MAX = 1_000_000
@@ -141,7 +147,7 @@ def nice_ceiling(value: float) -> float:
         if step * power >= value:
             return float(step * power)
     return 10 * power  # pragma: no cover
-"""Shortest time between two redraws (25 frames per second)."""
+
 
 NORMAL_WIDTH = 1.0
 SELECTED_WIDTH = 3.0
@@ -152,6 +158,8 @@ _INITIAL_CAPACITY = 256
 # Rows of a series' buffer.
 _EPOCH, _TRAIN_COST, _VAL_COST, _TRAIN_METRIC, _VAL_METRIC = range(5)
 _CURVE_ROWS = (_TRAIN_COST, _VAL_COST, _TRAIN_METRIC, _VAL_METRIC)
+_COST_ROWS = (_TRAIN_COST, _VAL_COST)
+_METRIC_ROWS = (_TRAIN_METRIC, _VAL_METRIC)
 _VAL_ROWS = (_VAL_COST, _VAL_METRIC)
 _HISTORY_ROWS = {
     "train_cost": _TRAIN_COST,
@@ -179,8 +187,6 @@ class _Series:
         self.data = np.empty((5, max(capacity, _INITIAL_CAPACITY)))
         self.n = 0
         self.dirty = False
-        """Its cost curves need drawing (the metric curves follow: ``metric_dirty``)."""
-        self.metric_dirty = False
         self.diverged_epoch: int | None = None
         self.curves: dict[int, pg.PlotCurveItem] = {}
         self.envelopes: dict[int, Envelope] = {}
@@ -351,10 +357,12 @@ class CostPlotsPanel(QWidget):
         self._frame_timer.setSingleShot(True)
         self._frame_timer.setInterval(FRAME_MS)
         self._frame_timer.timeout.connect(self._on_frame_due)
-        self._metric_timer = QTimer(self)
-        self._metric_timer.setSingleShot(True)
-        self._metric_timer.setInterval(FRAME_MS // 2)
-        self._metric_timer.timeout.connect(self._on_metric_frame_due)
+        # What is left of the frame being drawn, in slices a SLICE_MS apart.
+        self._slices: list[list[tuple[_Series, tuple[int, ...]]]] = []
+        self._slice_timer = QTimer(self)
+        self._slice_timer.setSingleShot(True)
+        self._slice_timer.setInterval(SLICE_MS)
+        self._slice_timer.timeout.connect(self._draw_slice)
 
         controls = QHBoxLayout()
         controls.setContentsMargins(0, 0, 0, 0)
@@ -617,45 +625,56 @@ class CostPlotsPanel(QWidget):
             self._frame_timer.start()
 
     def draw_now(self) -> None:
-        """Draw every pending change at once (both halves of a frame)."""
+        """Draw every pending change at once."""
         self._frame_timer.stop()
         self._on_frame_due()
-        self._on_metric_frame_due()
+        while self._slices:
+            self._draw_slice()
 
     def _on_frame_due(self) -> None:
-        """The first half of a frame: the cost curves and the axes. The metric curves follow
-        half a frame later, so that the two plots repaint in two short stretches of the GUI
-        thread rather than one long one (a timer waiting behind a 4 ms repaint is late)."""
-        started = time.perf_counter()
-        drawn = 0
-        last_epoch = 0.0
-        for series in self._series.values():
-            if not series.dirty:
-                continue
-            series.dirty = False
-            series.metric_dirty = True
-            drawn += 1
-            self._draw_rows(series, (_TRAIN_COST, _VAL_COST))
-            self._place_marker(series)
-            last_epoch = max(last_epoch, series.n_epochs())
-        if drawn:
-            self._extend_x_range(last_epoch)
-            self._fit_y_range()
-            self._metric_timer.start()
-        self.last_frame_s = time.perf_counter() - started
+        """Start a frame: the changed experiments' curves are drawn in slices.
 
-    def _on_metric_frame_due(self) -> None:
-        """The second half of a frame: the metric curves. A frame counts as drawn here."""
-        self._metric_timer.stop()
+        With a few experiments changed, each slice updates one experiment's curves in one of
+        the two plots, and the slices follow each other :data:`SLICE_MS` apart: the GUI
+        thread then never spends more than ~1.5 ms at a time on the plots (update and
+        repaint), where a whole frame took 3-4 ms in one go and a timer due meanwhile was
+        late by that much. With many changed at once (a session opened), each plot is one
+        slice.
+        """
+        while self._slices:  # the previous frame's last slices first
+            self._draw_slice()
+        dirty = [series for series in self._series.values() if series.dirty]
+        if not dirty:
+            return
+        for series in dirty:
+            series.dirty = False
+        cost: list[tuple[_Series, tuple[int, ...]]] = [(s, _COST_ROWS) for s in dirty]
+        metric: list[tuple[_Series, tuple[int, ...]]] = [(s, _METRIC_ROWS) for s in dirty]
+        if len(dirty) <= SLICED_MAX:
+            self._slices = [[task] for task in cost] + [[task] for task in metric]
+        else:
+            self._slices = [cost, metric]
+        self.last_frame_s = 0.0
+        self._draw_slice()
+
+    def _draw_slice(self) -> None:
+        if not self._slices:
+            return
+        tasks = self._slices.pop(0)
         started = time.perf_counter()
-        drawn = 0
-        for series in self._series.values():
-            if series.metric_dirty:
-                series.metric_dirty = False
-                drawn += 1
-                self._draw_rows(series, (_TRAIN_METRIC, _VAL_METRIC))
-        if drawn:
-            self.last_frame_s += time.perf_counter() - started
+        for series, rows in tasks:
+            if self._series.get(series.id) is not series:
+                continue  # removed (or taken off the plot) since the frame began
+            self._draw_rows(series, rows)
+            if rows is _COST_ROWS:
+                self._place_marker(series)
+        if tasks and tasks[0][1] is _COST_ROWS:
+            self._extend_x_range(0.0)
+            self._fit_y_range()
+        self.last_frame_s += time.perf_counter() - started
+        if self._slices:
+            self._slice_timer.start()
+        else:
             self.frames_drawn += 1
 
     def _draw_rows(self, series: _Series, rows: tuple[int, ...]) -> None:
