@@ -59,6 +59,11 @@ _FROM_STATUS = {
 Params = list[tuple[np.ndarray, np.ndarray]]
 
 
+HISTORY_PREALLOCATE_MAX = 1_000_000
+"""Most epochs a running record's history is sized for when it starts (48 MB of address
+space); longer runs grow it by doubling."""
+
+
 class _Buffers:
     """Append-only per-field arrays shared by successive :class:`HistoryColumns` views."""
 
@@ -275,12 +280,15 @@ class ExperimentRecord:
         return dataclasses.replace(self, **changes)
 
     def started(self, when: float | None = None) -> ExperimentRecord:
+        # Buffers for the planned epochs at once (memory is committed only as epochs are
+        # written): doubling a long run's six curves copied up to 12 MB at a time.
+        capacity = min(self.hyperparameters.epochs, HISTORY_PREALLOCATE_MAX)
         return self.replace(
             state=ExperimentState.RUNNING,
             started_at=time.time() if when is None else when,
             finished_at=None,
             epochs_run=0,
-            history=_empty_history(),
+            history=HistoryColumns(_Buffers(capacity)),
             message="",
         )
 

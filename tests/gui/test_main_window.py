@@ -895,3 +895,21 @@ def test_experiments_queued_in_a_saved_session_run_when_it_is_reopened(
     assert not second.controller.queue.paused
     wait_finished(qtbot, second, [waiting])
     assert state_of(second, waiting) is ExperimentState.COMPLETED
+
+
+def test_queuing_shows_the_rows_at_once_and_the_curves_a_moment_later(
+        qtbot: QtBot, window: MainWindow) -> None:
+    window.controller.set_paused(True)  # nothing starts: only the queuing is looked at
+    record = window.controller.add_experiment(tiny(epochs=5_000))
+    # The rows in the same turn of the event loop; the curves (and their legend entry) in
+    # the next, so that queuing holds the window for a shorter time.
+    assert window.queue_panel.model.row_of(record.id) is not None
+    assert window.results.model.row_of(record.id) is not None
+    assert record.id not in window.plots.experiment_ids()
+    qtbot.waitUntil(lambda: record.id in window.plots.experiment_ids(), timeout=WAIT_MS)
+    # Removed before its curves were made: none are made.
+    gone = window.controller.add_experiment(tiny())
+    window.controller.remove([gone.id])
+    later = window.controller.add_experiment(tiny())
+    qtbot.waitUntil(lambda: later.id in window.plots.experiment_ids(), timeout=WAIT_MS)
+    assert window.plots.experiment_ids() == [record.id, later.id]

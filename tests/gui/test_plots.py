@@ -433,3 +433,43 @@ def test_the_legend_is_rebuilt_only_when_what_it_names_changes(panel: CostPlotsP
     panel.highlight({1})
     panel.highlight(set())
     assert [label for _, label in panel.legend.items] == first  # the same label items
+
+
+def test_the_epoch_axis_reaches_the_planned_epochs_at_once(qtbot: QtBot,
+                                                          panel: CostPlotsPanel) -> None:
+    """A curve grows across a still axis: its range changes only when a longer run comes."""
+    panel.add_experiment(1, "long", epochs=5_000)
+    panel.append(1, [_record(e, 1.0 / e) for e in range(1, 11)])
+    panel.draw_now()
+    low, high = panel.cost_plot.viewRange()[0]
+    assert 5_000 <= high <= 5_000 * 1.05
+    panel.append(1, [_record(e, 1.0 / e) for e in range(11, 2_001)])
+    panel.draw_now()
+    assert panel.cost_plot.viewRange()[0][1] == high
+    # Without a plan, the axis follows the epochs in 1-2-5 steps.
+    panel.clear()
+    panel.append(2, [_record(e, 1.0 / e) for e in range(1, 31)])
+    panel.draw_now()
+    assert 50 <= panel.cost_plot.viewRange()[0][1] <= 50 * 1.05
+
+
+def test_a_frame_draws_one_experiment_and_plot_at_a_time(qtbot: QtBot,
+                                                         panel: CostPlotsPanel) -> None:
+    """So that the GUI thread is never held by the plots for long: the slices of a frame
+    come SLICE_MS apart (the frame timer starts the first one)."""
+    drawn: list[tuple[int, str]] = []
+    for experiment_id in (1, 2):
+        panel.add_experiment(experiment_id)
+        for name, curve in panel.curves(experiment_id).items():
+            curve.sigPlotChanged.connect(
+                lambda *_, key=(experiment_id, name): drawn.append(key))
+    for experiment_id in (1, 2):
+        panel.append(experiment_id, [_record(e, 1.0 / e) for e in range(1, 21)])
+    frames = panel.frames_drawn
+    qtbot.waitSignal(panel.curves(1)["train_cost"].sigPlotChanged, timeout=2000).wait()
+    # The frame timer fired: in that turn of the event loop, one experiment and one plot.
+    assert drawn == [(1, "train_cost"), (1, "val_cost")]
+    qtbot.waitUntil(lambda: panel.frames_drawn > frames, timeout=2000)
+    assert drawn == [(1, "train_cost"), (1, "val_cost"), (2, "train_cost"), (2, "val_cost"),
+                     (1, "train_metric"), (1, "val_metric"), (2, "train_metric"),
+                     (2, "val_metric")]

@@ -211,6 +211,19 @@ def test_diagnosis_is_cached_until_epochs_or_state_change() -> None:
     assert model.diagnosis(longer) is not first
 
 
+def test_a_long_running_experiment_is_diagnosed_again_as_it_grows_by_a_quarter() -> None:
+    model = ResultsModel()
+    records = {n: _curved(14, 0.9, 0.88, epochs=n, state=ExperimentState.RUNNING)
+               for n in (20_000, 24_000, 26_000)}
+    model.set_records([records[20_000]])
+    first = model.diagnosis(records[20_000])
+    assert model.diagnosis(records[24_000]) is first  # within the same quarter
+    assert model.diagnosis(records[26_000]) is not first
+    # Finished, it is diagnosed on its whole curve at once.
+    done = _curved(14, 0.9, 0.88, epochs=26_000)
+    assert model.diagnosis(done) is not model.diagnosis(records[26_000])
+
+
 def test_test_columns_are_blank_until_the_final_evaluation(qtmodeltester) -> None:  # noqa: ANN001
     tested = _curved(15, 0.93, 0.92).replace(test_metric=0.905, test_cost=0.25,
                                              tested_at=1_700_000_000.0)

@@ -187,6 +187,8 @@ class _Series:
         self.data = np.empty((5, max(capacity, _INITIAL_CAPACITY)))
         self.n = 0
         self.dirty = False
+        self.planned = 0
+        """The epochs the run is meant to train (0: not known)."""
         self.diverged_epoch: int | None = None
         self.curves: dict[int, pg.PlotCurveItem] = {}
         self.envelopes: dict[int, Envelope] = {}
@@ -389,6 +391,7 @@ class CostPlotsPanel(QWidget):
             self._off_plot[experiment_id] = label
             return
         series = _Series(experiment_id, label, min(epochs or 0, PREALLOCATE_MAX))
+        series.planned = epochs or 0
         for row in _CURVE_ROWS:
             plot = self.cost_plot if row in (_TRAIN_COST, _VAL_COST) else self.metric_plot
             # A bare curve item, not a PlotDataItem: that wraps each curve in a second item
@@ -705,9 +708,11 @@ class CostPlotsPanel(QWidget):
             curve.setData(epochs[index], y)
 
     def _extend_x_range(self, last_epoch: float) -> None:
-        """Grow the epoch axis in 1-2-5 steps rather than every frame: a range that changes
-        each frame makes pyqtgraph lay out the axis labels again each frame."""
-        most = max([last_epoch] + [s.n_epochs() for s in self._series.values()])
+        """Make the epoch axis reach the longest run's planned epochs (or, if not known,
+        its epochs so far, in 1-2-5 steps), so that a curve grows across a still axis: each
+        change of range lays out and draws both plots' axes again."""
+        most = max([last_epoch] + [max(s.n_epochs(), s.planned)
+                                   for s in self._series.values()])
         bound = nice_ceiling(most)
         if bound != self._x_bound:
             self._x_bound = bound
