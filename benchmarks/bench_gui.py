@@ -10,7 +10,9 @@
    is what the workers' CPU use alone does to the GUI thread. Also: how many progress
    messages arrived and frames were drawn, what handling them cost the GUI thread, its
    garbage collections, and how far behind the workers the window was at the end.
-   Goals: p99 <= 2 ms, max <= 20 ms. Two workloads: ``planar`` (hidden (4,) tanh, full
+   Goals: p99 <= 2 ms, max <= 20 ms, judged on the ticks of all ``--runs`` runs of a
+   workload together (one run's p99 moves by a millisecond from run to run on a shared
+   machine; each run is printed too). Two workloads: ``planar`` (hidden (4,) tanh, full
    batch: hundreds of thousands of tiny epochs, the heaviest stream of progress) and
    ``digits`` (hidden (64, 64) relu, mini-batch 64, Adam: a few thousand slow epochs).
 2. Parallel speed. The same two digits experiments (hidden (64, 64), mini-batch 64, Adam)
@@ -27,7 +29,7 @@
    shown; also ``import dnnstudio.gui.app`` alone and the heaviest imports. It checks that no
    worker process exists when the window appears. Goal: <= 1.5 s (median of the runs).
 
-    python benchmarks/bench_gui.py                        # everything, about 2 minutes
+    python benchmarks/bench_gui.py                        # everything, about 4 minutes
     python benchmarks/bench_gui.py --only startup --json
     python benchmarks/bench_gui.py --only responsiveness --scenario planar --profile
 
@@ -400,6 +402,8 @@ def responsiveness_child(scenario: Scenario, *, idle_s: float, timeout_s: float,
             "busy_cores": busy,
             "busy_cores_niced": busy_niced,
             "whole": {"seconds": wall, **_lateness(ticks, t_add, t_done + 0.1)},
+            "whole_lateness_ms": [1000 * (b - a) - TICK_MS for a, b in zip(
+                ticks[:-1], ticks[1:], strict=False) if t_add <= b <= t_done + 0.1],
             "steady": {"seconds": steady_to - steady_from,
                        **_lateness(ticks, steady_from, steady_to)},
             "queue_two_s": t_queued - t_add,
@@ -646,6 +650,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="parts to run (default: all)")
     parser.add_argument("--scenario", nargs="*", choices=sorted(SCENARIOS),
                         default=["planar", "digits"], help="responsiveness workloads")
+    parser.add_argument("--runs", type=int, default=3,
+                        help="responsiveness runs per workload (interleaved); the verdict is "
+                             "on all their ticks together")
     parser.add_argument("--rounds", type=int, default=2,
                         help="parallel-speed rounds (each: one sequential, one parallel run)")
     parser.add_argument("--startup-runs", type=int, default=5)
@@ -660,16 +667,22 @@ def main(argv: list[str] | None = None) -> int:
         env = child_environment(Path(tmp))
         if "responsiveness" in parts:
             figures["responsiveness"] = []
-            for name in args.scenario:
-                cmd = [sys.executable, me, "_responsiveness", name]
-                if args.profile:
-                    cmd.append("--profile")
-                out, err = run_child(cmd, env, timeout=180)
-                if args.profile:
-                    print(err, file=sys.stderr)
-                row = last_json(out)
-                figures["responsiveness"].append(row)
-                _print_responsiveness(row)
+            for _ in range(max(1, args.runs)):
+                for name in args.scenario:
+                    cmd = [sys.executable, me, "_responsiveness", name]
+                    if args.profile:
+                        cmd.append("--profile")
+                    out, err = run_child(cmd, env, timeout=180)
+                    if args.profile:
+                        print(err, file=sys.stderr)
+                    row = last_json(out)
+                    figures["responsiveness"].append(row)
+                    _print_responsiveness(row)
+            figures["responsiveness_pooled"] = {
+                name: _pooled([r for r in figures["responsiveness"] if r["scenario"] == name])
+                for name in args.scenario}
+            for name, pooled in figures["responsiveness_pooled"].items():
+                _print_pooled(name, pooled)
         if "parallel" in parts:
             out, _ = run_child([sys.executable, me, "_parallel", str(args.rounds)], env,
                                timeout=240)
@@ -729,6 +742,26 @@ def _print_responsiveness(r: dict[str, Any]) -> None:
                      f"{e['train_time_s']:.1f} s" for e in r["experiments"])
     print(f"  {runs}; worker processes left: {r['leftover_workers']}; other processes kept "
           f"{r['other_cores']:.2f} cores busy meanwhile{_noisy(r['other_cores'])}", flush=True)
+
+
+def _pooled(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Every tick of every run of one workload together: on a shared machine one run's 99th
+    percentile moves by a millisecond from run to run, so the verdict is on all of them."""
+    ticks = [v for r in runs for v in r["whole_lateness_ms"]]
+    return {"runs": len(runs), "ticks": len(ticks), "p99_ms": percentile(ticks, 99),
+            "max_ms": max(ticks, default=float("nan")),
+            "p99_ms_per_run": [r["whole"]["p99_ms"] for r in runs],
+            "max_ms_per_run": [r["whole"]["max_ms"] for r in runs]}
+
+
+def _print_pooled(name: str, p: dict[str, Any]) -> None:
+    ok = p["p99_ms"] <= GOALS["p99_ms"] and p["max_ms"] <= GOALS["max_ms"]
+    per_run = ", ".join(f"{a:.2f}/{b:.1f}" for a, b in zip(p["p99_ms_per_run"],
+                                                          p["max_ms_per_run"], strict=True))
+    print(f"Responsiveness, {name}, {p['runs']} runs ({p['ticks']} ticks): p99 "
+          f"{p['p99_ms']:.2f} ms, max {p['max_ms']:.1f} ms (per run p99/max: {per_run} ms); "
+          f"goal p99 <= {GOALS['p99_ms']:g} ms, max <= {GOALS['max_ms']:g} ms: {_verdict(ok)}",
+          flush=True)
 
 
 def _print_parallel(p: dict[str, Any]) -> None:
