@@ -396,3 +396,14 @@ def test_a_worker_out_of_memory_fails_only_that_experiment(
         thread.join(DEADLINE)
         ours.close()
         theirs.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getscheduler"), reason="Linux scheduling classes")
+def test_workers_yield_their_core_to_the_window() -> None:
+    # The idle class: a waking window thread preempts a training worker at once.
+    with WorkerPool(1) as pool:
+        out = _run_all(pool, [_job(1, Hyperparameters(alpha=0.5, epochs=5, hidden=(4,)))])
+        started = out[1][0]
+        assert isinstance(started, Started)
+        assert os.sched_getscheduler(started.pid) == os.SCHED_IDLE
+        assert os.sched_getscheduler(0) != os.SCHED_IDLE  # the parent keeps its class
