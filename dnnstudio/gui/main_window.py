@@ -45,6 +45,10 @@ from .panels.results import ResultsPanel
 from .search import SearchManager, SearchPanel
 
 MAX_RECENT = 8
+ROWS_MS = 500
+"""How often the running experiments' progress reaches a table: the queue and the results
+table take turns, so each follows once a second and repainting one table's running rows is
+a stretch of the GUI thread of its own (both at once took 2.5-8 ms)."""
 SESSION_FILTER = f"DNN Studio sessions (*{SESSION_SUFFIX});;All files (*)"
 BANNER_STYLE = ("QLabel#tuningWarning { background: #fff3b0; color: #3d3100; "
                 "border: 1px solid #d9b500; border-radius: 3px; padding: 6px; }")
@@ -137,10 +141,12 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.docks["Results"], self.docks["Search"])
         self.docks["Results"].raise_()
 
-        self._pending_rows: dict[int, ExperimentRecord] = {}
+        # Progress of running experiments reaches the two tables in turn, ROWS_MS apart.
+        self._pending_rows: tuple[dict[int, ExperimentRecord], ...] = ({}, {})
+        self._rows_turn = 0
         self._rows_timer = QTimer(self)
         self._rows_timer.setSingleShot(True)
-        self._rows_timer.setInterval(500)
+        self._rows_timer.setInterval(ROWS_MS)
         self._rows_timer.timeout.connect(self._flush_rows)
         # New experiments' curves are made just after the rows that show them, one experiment
         # per turn of the event loop: queuing two was one 16-19 ms stretch of this thread.
@@ -542,7 +548,8 @@ class MainWindow(QMainWindow):
         return None if record is None else record.history
 
     def _reload_from_controller(self) -> None:
-        self._pending_rows.clear()
+        for pending in self._pending_rows:
+            pending.clear()
         self._new_curves.clear()
         records = self.controller.records
         self.queue_panel.set_records(records)
@@ -582,13 +589,15 @@ class MainWindow(QMainWindow):
         if (previous is not None and record.state is ExperimentState.RUNNING
                 and previous.state is record.state and previous.note == record.note
                 and record.epochs_run > 0):
-            # Progress alone: the rows follow a few times a second, not with each message
-            # (every update repaints two tables).
-            self._pending_rows[record.id] = record
+            # Progress alone: the rows follow once a second, not with each message (every
+            # update repaints a table's row).
+            for pending in self._pending_rows:
+                pending[record.id] = record
             if not self._rows_timer.isActive():
                 self._rows_timer.start()
             return
-        self._pending_rows.pop(record.id, None)
+        for pending in self._pending_rows:
+            pending.pop(record.id, None)
         self.queue_panel.update_record(record)
         self.results.update_record(record)
         if (record.state is ExperimentState.RUNNING and record.epochs_run == 0
@@ -607,13 +616,24 @@ class MainWindow(QMainWindow):
             self._show_boundary(record)
 
     def _flush_rows(self) -> None:
-        pending, self._pending_rows = self._pending_rows, {}
-        for record in pending.values():
-            self.queue_panel.update_record(record)
-            self.results.update_record(record)
+        """Show the progress held back for one table (the other's turn comes next)."""
+        panels = (self.queue_panel, self.results)
+        for _ in panels:
+            turn = self._rows_turn
+            self._rows_turn = 1 - turn
+            pending = self._pending_rows[turn]
+            if pending:
+                records = list(pending.values())
+                pending.clear()
+                for record in records:
+                    panels[turn].update_record(record)
+                break
+        if any(self._pending_rows):
+            self._rows_timer.start()
 
     def _on_record_removed(self, experiment_id: int) -> None:
-        self._pending_rows.pop(experiment_id, None)
+        for pending in self._pending_rows:
+            pending.pop(experiment_id, None)
         self._new_curves.pop(experiment_id, None)
         self.queue_panel.remove_record(experiment_id)
         self.results.remove_record(experiment_id)

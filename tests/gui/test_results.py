@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
+from pytestqt.qtbot import QtBot
 
 from dnnstudio.core.hyperparams import Hyperparameters
 from dnnstudio.core.training import HISTORY_FIELDS
@@ -211,17 +212,75 @@ def test_diagnosis_is_cached_until_epochs_or_state_change() -> None:
     assert model.diagnosis(longer) is not first
 
 
-def test_a_long_running_experiment_is_diagnosed_again_as_it_grows_by_a_quarter() -> None:
+def test_a_long_running_experiment_is_diagnosed_again_as_it_grows_by_a_quarter(
+        qtbot: QtBot) -> None:
     model = ResultsModel()
     records = {n: _curved(14, 0.9, 0.88, epochs=n, state=ExperimentState.RUNNING)
                for n in (20_000, 24_000, 26_000)}
     model.set_records([records[20_000]])
+    column = model.column_keys().index("diagnosis")
+    # Off the GUI thread: the cell is blank until the worker thread's answer arrives.
+    with qtbot.waitSignal(model.dataChanged, timeout=5000) as changed:
+        assert model.diagnosis(records[20_000]) is None
+    assert changed.args[0].column() == column == changed.args[1].column()
+    assert not model.is_diagnosing()
     first = model.diagnosis(records[20_000])
+    assert first is not None
+    assert model.index(0, column).data() == first.label
     assert model.diagnosis(records[24_000]) is first  # within the same quarter
-    assert model.diagnosis(records[26_000]) is not first
-    # Finished, it is diagnosed on its whole curve at once.
+    assert not model.is_diagnosing()
+    # A quarter more: the previous diagnosis is shown while the next is worked out.
+    model.update_record(records[26_000])
+    assert model.diagnosis(records[26_000]) is first
+    assert model.is_diagnosing()
+    qtbot.waitUntil(lambda: not model.is_diagnosing(), timeout=5000)
+    second = model.diagnosis(records[26_000])
+    assert second is not first
+    assert second is not None
+    assert "so far" in second.detail
+    # Finished, it is diagnosed on its whole curve, off the GUI thread too.
     done = _curved(14, 0.9, 0.88, epochs=26_000)
-    assert model.diagnosis(done) is not model.diagnosis(records[26_000])
+    model.update_record(done)
+    assert model.diagnosis(done) is second  # the live one, until the final one is ready
+    qtbot.waitUntil(lambda: not model.is_diagnosing(), timeout=5000)
+    final = model.diagnosis(done)
+    assert final is not second
+    assert final is not None
+    assert "so far" not in final.detail
+
+
+def test_a_late_live_diagnosis_of_a_run_since_finished_is_dropped(qtbot: QtBot) -> None:
+    model = ResultsModel()
+    running = _curved(14, 0.9, 0.88, epochs=20_000, state=ExperimentState.RUNNING)
+    model.set_records([running])
+    assert model.diagnosis(running) is None  # asked for, and at once finished:
+    done = _curved(14, 0.9, 0.88, epochs=20_000)
+    model.update_record(done)
+    assert model.diagnosis(done) is None
+    qtbot.waitUntil(lambda: not model.is_diagnosing(), timeout=5000)
+    final = model.diagnosis(done)
+    assert final is not None
+    assert "so far" not in final.detail
+    assert model.diagnosis(done) is final
+
+
+def test_only_the_cells_whose_text_changed_are_repainted(qtbot: QtBot) -> None:
+    model = ResultsModel()
+    running = _curved(14, 0.9, 0.88, epochs=100, state=ExperimentState.RUNNING)
+    model.set_records([running])
+    model.diagnosis(running)
+    keys = model.column_keys()
+    spans: list[tuple[int, int]] = []
+    model.dataChanged.connect(lambda a, b, *_: spans.append((a.column(), b.column())))
+    later = running.replace(train_time_s=running.train_time_s + 1.0)
+    model.update_record(later)
+    assert spans == [(keys.index("time"), keys.index("time"))]
+    spans.clear()
+    model.update_record(later.replace(note="a note"))
+    assert spans == [(keys.index("note"), keys.index("note"))]
+    spans.clear()
+    model.update_record(later.replace(state=ExperimentState.CANCELLED))
+    assert spans == [(0, len(keys) - 1)]  # a new state: colours and tooltips too
 
 
 def test_test_columns_are_blank_until_the_final_evaluation(qtmodeltester) -> None:  # noqa: ANN001

@@ -20,9 +20,12 @@ from typing import Any
 
 from PySide6.QtCore import (
     QModelIndex,
+    QObject,
     QPersistentModelIndex,
+    QRunnable,
     QSortFilterProxyModel,
     Qt,
+    QThreadPool,
     Signal,
 )
 from PySide6.QtGui import QBrush, QColor, QFont
@@ -160,7 +163,34 @@ def differing_fields(hps: Sequence[Hyperparameters]) -> list[str]:
 
 
 LIVE_DIAGNOSIS_EPOCHS = 10_000
-"""Up to this many epochs, a running experiment's diagnosis follows every update."""
+"""Up to this many epochs, an experiment's diagnosis is computed when a cell needs it (a
+running one's follows every update). Beyond, it is computed in a worker thread, while the run
+goes on each time its epochs have grown by a quarter (the advisor reads the whole curve:
+~9 ms at 300,000 epochs, too long a stretch for the GUI thread), and the cell shows the
+previous one until then."""
+
+
+class _DiagnosisRelay(QObject):
+    """Lives in the GUI thread; a task emits through it, so the slot runs there."""
+
+    done = Signal(int, object, object)
+    """Experiment id, the cache key the task was for, and its Diagnosis (None: it failed)."""
+
+
+class _DiagnosisTask(QRunnable):
+    def __init__(self, record: ExperimentRecord, key: tuple[Any, ...],
+                 relay: _DiagnosisRelay) -> None:
+        super().__init__()
+        # A record is frozen and its history is read only up to its own length, which the
+        # GUI thread's later epochs never touch.
+        self._record, self._key, self._relay = record, key, relay
+
+    def run(self) -> None:
+        try:
+            found: Diagnosis | None = diagnose(self._record)
+        except Exception:  # shown as no diagnosis; the finished run is diagnosed again
+            found = None
+        self._relay.done.emit(self._record.id, self._key, found)
 
 
 class ResultsModel(RecordListModel):
@@ -179,6 +209,13 @@ class ResultsModel(RecordListModel):
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._diagnoses: dict[int, tuple[tuple[Any, ...], Diagnosis]] = {}
+        # Live diagnoses of long runs; the pool is made before the relay, so it is destroyed
+        # (waiting for its task) after.
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(1)
+        self._relay = _DiagnosisRelay(self)
+        self._relay.done.connect(self._on_diagnosed)
+        self._in_flight: dict[int, tuple[Any, ...]] = {}
         self._diagnosis_column = Column(
             "diagnosis", "Diagnosis",
             lambda r: "" if (d := self.diagnosis(r)) is None else d.label,
@@ -203,22 +240,51 @@ class ResultsModel(RecordListModel):
         (experiment, epochs run, state) so that repaints do not repeat it. The start time is
         part of the key too: a run queued again may end in the same state at the same epoch.
 
-        A running experiment past :data:`LIVE_DIAGNOSIS_EPOCHS` is diagnosed again only when
-        its epochs have grown by a quarter: the advisor reads the whole curve (~9 ms for
-        300,000 epochs), and the rows of running experiments repaint four times a second.
+        An experiment past :data:`LIVE_DIAGNOSIS_EPOCHS` is diagnosed in a worker thread
+        (:meth:`is_diagnosing`), while it runs only each time its epochs have grown by a
+        quarter; until that is done, this gives the run's previous diagnosis (None if it has
+        none yet), and the cell is repainted when the new one arrives.
         """
         if record.state is ExperimentState.QUEUED:
             return None
         epochs = record.epochs_run
-        if record.state is ExperimentState.RUNNING and epochs > LIVE_DIAGNOSIS_EPOCHS:
+        long = epochs > LIVE_DIAGNOSIS_EPOCHS
+        if long and record.state is ExperimentState.RUNNING:
             epochs = -int(math.log(epochs / LIVE_DIAGNOSIS_EPOCHS) / math.log(1.25))
         key = (epochs, record.state, record.started_at)
         cached = self._diagnoses.get(record.id)
         if cached is not None and cached[0] == key:
             return cached[1]
+        if long:
+            if self._in_flight.get(record.id) != key:
+                self._in_flight[record.id] = key
+                self._pool.start(_DiagnosisTask(record, key, self._relay))
+            same_run = cached is not None and cached[0][2] == record.started_at
+            return cached[1] if same_run and cached is not None else None
         found = diagnose(record)
         self._diagnoses[record.id] = (key, found)
         return found
+
+    def is_diagnosing(self) -> bool:
+        """Whether a live diagnosis is being worked out in the worker thread."""
+        return bool(self._in_flight)
+
+    def _on_diagnosed(self, experiment_id: int, key: tuple[Any, ...],
+                      found: Diagnosis | None) -> None:
+        if self._in_flight.get(experiment_id) == key:
+            del self._in_flight[experiment_id]
+        row = self._row_of.get(experiment_id)
+        if row is None or found is None:
+            return
+        record = self._records[row]
+        if record.started_at != key[2] or (record.state is not key[1]
+                                           and record.state.is_finished()):
+            return  # run again since, or finished (diagnosed on its whole curve)
+        cached = self._diagnoses.get(experiment_id)
+        self._diagnoses[experiment_id] = (key, found)
+        if cached is None or _shown(cached[1]) != _shown(found):
+            column = self._columns.index(self._diagnosis_column)
+            self.dataChanged.emit(self.index(row, column), self.index(row, column))
 
     # -- Qt model API ----------------------------------------------------------------------
     def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
@@ -298,6 +364,7 @@ class ResultsModel(RecordListModel):
     # -- hooks and internals ---------------------------------------------------------------
     def _records_reset(self) -> None:
         self._diagnoses.clear()  # a new session may reuse the experiment ids
+        self._in_flight.clear()
         self._columns = self._make_columns()
         self._best_id = self._find_best()
 
@@ -311,9 +378,28 @@ class ResultsModel(RecordListModel):
         if old.hyperparameters != new.hyperparameters and self._refresh_columns():
             return True
         row = self._row_of[new.id]
-        self.dataChanged.emit(self.index(row, 0), self.index(row, self.columnCount() - 1))
+        # Only the cells whose text changed are repainted (a running experiment's progress
+        # changes about half of them), one signal per run of adjacent columns.
+        for first, last in _runs(self._changed_columns(old, new)):
+            self.dataChanged.emit(self.index(row, first), self.index(row, last))
         self._refresh_best()
         return True
+
+    def _changed_columns(self, old: ExperimentRecord, new: ExperimentRecord) -> list[int]:
+        if old.state is not new.state or old.message != new.message:
+            return list(range(len(self._columns)))  # colours and tooltips follow the state
+        cached = self._diagnoses.get(new.id)
+        before = None if cached is None else _shown(cached[1])
+        changed = []
+        for i, column in enumerate(self._columns):
+            if column is self._diagnosis_column:
+                # The old record's diagnosis is the one cached, if it was ever shown; the new
+                # one is computed now, as the repaint would.
+                if cached is None or _shown(self.diagnosis(new)) != before:
+                    changed.append(i)
+            elif column.text(old) != column.text(new):
+                changed.append(i)
+        return changed
 
     def _make_columns(self) -> list[Column]:
         varying = differing_fields([r.hyperparameters for r in self._records])
@@ -355,6 +441,22 @@ class ResultsModel(RecordListModel):
             if row is not None:
                 self.dataChanged.emit(self.index(row, 0),
                                       self.index(row, self.columnCount() - 1))
+
+
+def _shown(found: Diagnosis | None) -> tuple[str, str] | None:
+    """What a diagnosis cell paints: its label, in its verdict's colour."""
+    return None if found is None else (found.label, found.verdict)
+
+
+def _runs(indices: Sequence[int]) -> list[tuple[int, int]]:
+    """Sorted ``indices`` as ``(first, last)`` runs of consecutive numbers."""
+    runs: list[tuple[int, int]] = []
+    for i in indices:
+        if runs and runs[-1][1] == i - 1:
+            runs[-1] = (runs[-1][0], i)
+        else:
+            runs.append((i, i))
+    return runs
 
 
 _STATE_COLOURS = {
