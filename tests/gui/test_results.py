@@ -157,6 +157,26 @@ def test_panel_scatter_and_selection(qtbot) -> None:  # noqa: ANN001
     assert panel.selected_ids() == [4]
 
 
+def test_queuing_redraws_the_scatter_and_fits_the_columns_a_moment_later(
+        qtbot: QtBot) -> None:
+    panel = ResultsPanel()
+    qtbot.addWidget(panel)
+    panel.set_records(RECORDS[:2])
+    qtbot.waitUntil(panel.columns_fitted, timeout=5000)
+    assert panel.scatter.point_count() == 2
+    summary = _column(panel.model, "val_cost")
+    header = panel.table.horizontalHeader()
+    fitted = header.sectionSize(summary)
+    header.resizeSection(summary, 30)
+    panel.add_record(_record(5, 0.2, 0.95, 1.5), 2)
+    # Not in the same stretch of the GUI thread as the new row:
+    assert panel.scatter.point_count() == 2
+    assert header.sectionSize(summary) == 30
+    qtbot.waitUntil(lambda: panel.scatter.point_count() == 3, timeout=5000)
+    qtbot.waitUntil(panel.columns_fitted, timeout=5000)
+    assert header.sectionSize(summary) == fitted > 30
+
+
 def test_details_panel_debounces_note_edits(qtbot) -> None:  # noqa: ANN001
     panel = DetailsPanel()
     qtbot.addWidget(panel)

@@ -175,12 +175,19 @@ class ResultsPanel(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
                                    | QAbstractItemView.EditTrigger.EditKeyPressed)
         self.table.selectionModel().selectionChanged.connect(self._on_selection)
-        self.model.modelReset.connect(self._resize_columns)
+        # Columns are fitted to their contents a moment after rows or columns change, one
+        # column per turn of the event loop: the whole table at once took 7-10 ms.
         self._resize_timer = QTimer(self)
         self._resize_timer.setSingleShot(True)
         self._resize_timer.setInterval(300)
         self._resize_timer.timeout.connect(self._resize_columns)
-        self.model.rowsInserted.connect(self._resize_timer.start)
+        self._columns_to_fit: list[int] = []
+        self._fit_timer = QTimer(self)
+        self._fit_timer.setSingleShot(True)
+        self._fit_timer.setInterval(0)
+        self._fit_timer.timeout.connect(self._fit_next_column)
+        for signal in (self.model.rowsInserted, self.model.modelReset):
+            signal.connect(self._resize_timer.start)
         # A finish updates the table at once and the scatter a moment later: together, the
         # two repaints held the GUI thread ~20 ms in one go.
         self._scatter_timer = QTimer(self)
@@ -211,12 +218,15 @@ class ResultsPanel(QWidget):
 
         # The scatter shows finished experiments only: it changes when rows come and go or
         # an experiment finishes, not with every epoch of a running one.
+        # Queuing or removing an experiment redraws the scatter a moment later too, not in
+        # the same stretch as the table (a scatter repaint is ~5 ms).
         for signal in (self.model.rowsInserted, self.model.rowsRemoved, self.model.modelReset):
-            signal.connect(self._refresh_scatter)
+            signal.connect(self._scatter_timer.start)
 
     # -- feeding ---------------------------------------------------------------------------
     def set_records(self, records: Sequence[ExperimentRecord]) -> None:
         self.model.set_records(records)
+        self._refresh_scatter()
 
     def update_record(self, record: ExperimentRecord) -> None:
         row = self.model.row_of(record.id)
@@ -264,8 +274,24 @@ class ResultsPanel(QWidget):
         self.scatter.set_records(self.model.records())
 
     def _resize_columns(self) -> None:
-        self.table.resizeColumnsToContents()
+        """Fit every column to its contents (at most 160 pixels), from the next turn of the
+        event loop on, one column a turn."""
+        self._columns_to_fit = list(range(self.table.horizontalHeader().count()))
+        self._fit_timer.start()
+
+    def _fit_next_column(self) -> None:
         header = self.table.horizontalHeader()
-        for column in range(header.count()):
-            header.resizeSection(column, min(header.sectionSize(column), 160))
+        while self._columns_to_fit:
+            column = self._columns_to_fit.pop(0)
+            if column < header.count():
+                self.table.resizeColumnToContents(column)
+                header.resizeSection(column, min(header.sectionSize(column), 160))
+                break
+        if self._columns_to_fit:
+            self._fit_timer.start()
+
+    def columns_fitted(self) -> bool:
+        """Whether no fitting of the columns to their contents is due or under way."""
+        return not (self._columns_to_fit or self._resize_timer.isActive()
+                    or self._fit_timer.isActive())
 
