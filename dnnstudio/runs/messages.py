@@ -116,6 +116,32 @@ class Finished:
 
     experiment_id: int
     result: TrainResult
+    parts: int = 0
+    """How many :class:`HistoryPart` messages came before it with ``result.history`` (left
+    empty here); the pool puts the history back together before anyone sees this."""
+
+
+HISTORY_PART_EPOCHS = 16_384
+"""Most epochs of history in one :class:`HistoryPart` (~0.8 MB)."""
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPart:
+    """Epochs ``start + 1 .. start + len`` of a finished run's history, ahead of its
+    :class:`Finished`.
+
+    A long run's history sent whole (14 MB for 300,000 epochs) is unpickled in one go by the
+    thread that reads the workers' pipes, holding the GIL meanwhile: the window's thread
+    waited for it up to 14 ms. In parts, it waits a fraction of a millisecond at a time.
+    Only the pool sees these.
+    """
+
+    experiment_id: int
+    start: int
+    total: int
+    """The whole history's length."""
+    arrays: tuple[np.ndarray, ...]
+    """One array per history field, in ``HISTORY_FIELDS`` order."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,5 +159,6 @@ class Failed:
     reason: str
 
 
-Message: TypeAlias = Started | Progress | Snapshot | Finished | Failed
-"""Anything a worker (or the pool, for a worker that died) reports about an experiment."""
+Message: TypeAlias = Started | Progress | Snapshot | Finished | Failed | HistoryPart
+"""Anything a worker (or the pool, for a worker that died) reports about an experiment
+(the pool keeps :class:`HistoryPart` to itself)."""

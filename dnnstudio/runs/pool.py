@@ -20,13 +20,16 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from types import TracebackType
 from typing import Any
 
-from .messages import Failed, Finished, Job, Message
+import numpy as np
+
+from ..core.training import HISTORY_FIELDS, History
+from .messages import Failed, Finished, HistoryPart, Job, Message
 from .worker import process_main
 
 __all__ = ["WORKER_ENVIRONMENT", "WorkerPool", "death_reason"]
@@ -72,6 +75,29 @@ def death_reason(exitcode: int | None) -> str:
     return f"the worker process died (exit code {exitcode})"
 
 
+def _gather(w: _Worker, part: HistoryPart) -> None:
+    """Copy ``part`` into the history ``w`` is sending (a part at 0 starts a new one)."""
+    if part.start == 0 or not w.history:
+        w.history = [np.empty(part.total) for _ in HISTORY_FIELDS]
+        w.history_filled = 0
+    for whole, piece in zip(w.history, part.arrays, strict=True):
+        whole[part.start:part.start + len(piece)] = piece
+    w.history_filled += len(part.arrays[0])
+
+
+def _assembled(w: _Worker, finished: Finished) -> Message:
+    """``finished`` with the history its parts brought (Failed if some went missing)."""
+    arrays, filled = w.history, w.history_filled
+    w.history, w.history_filled = [], 0
+    total = len(arrays[0]) if arrays else 0
+    if not arrays or filled != total:
+        return Failed(finished.experiment_id,
+                      f"the result arrived incomplete: {filled} of {total} epochs of its "
+                      "history came from the worker; queue it again")
+    history = History(**dict(zip(HISTORY_FIELDS, arrays, strict=True)))
+    return Finished(finished.experiment_id, replace(finished.result, history=history))
+
+
 @dataclass(eq=False)
 class _Worker:
     process: BaseProcess
@@ -80,6 +106,9 @@ class _Worker:
     """The experiment it is training, if any."""
     retiring: bool = False
     """Told to stop; it takes no more jobs and is reaped when it exits."""
+    history: list[np.ndarray] = field(default_factory=list)
+    """The finished run's history being put together from its parts."""
+    history_filled: int = 0
 
 
 class WorkerPool:
@@ -272,6 +301,11 @@ class WorkerPool:
         try:
             while w.conn.poll():
                 message = w.conn.recv()
+                if isinstance(message, HistoryPart):
+                    _gather(w, message)
+                    continue
+                if isinstance(message, Finished) and message.parts:
+                    message = _assembled(w, message)
                 messages.append(message)
                 if isinstance(message, Finished | Failed) and message.experiment_id == w.job:
                     w.job = None

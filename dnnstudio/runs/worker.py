@@ -23,6 +23,7 @@ pool starts the process with.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import signal
@@ -39,8 +40,18 @@ from ..core.data.dataset import Splits, TrainData
 from ..core.data.spec import DatasetSpec
 from ..core.errors import DnnStudioError
 from ..core.hyperparams import Hyperparameters
-from ..core.training import EPOCH_COLUMNS, EpochRecord, EpochRows, train
-from .messages import Failed, Finished, Job, Message, Progress, Snapshot, Started
+from ..core.training import EPOCH_COLUMNS, HISTORY_FIELDS, EpochRecord, EpochRows, History, train
+from .messages import (
+    HISTORY_PART_EPOCHS,
+    Failed,
+    Finished,
+    HistoryPart,
+    Job,
+    Message,
+    Progress,
+    Snapshot,
+    Started,
+)
 
 __all__ = [
     "CANCEL_POLL_SECONDS",
@@ -264,7 +275,7 @@ def _run_job(conn: Connection, job: Job, cache: _DatasetCache, backlog: deque[An
             return False
         run.flush()
         try:
-            run.send(Finished(job.experiment_id, result))
+            send_finished(run.send, job.experiment_id, result)
         except _ConnectionLost:
             raise
         except Exception as exc:  # e.g. the result could not be pickled
@@ -303,6 +314,22 @@ def worker_main(conn: Connection, *, cache_size: int = DATASET_CACHE_SIZE) -> No
             return
         # A cancel for a job that is not running (it ended first) and anything unknown are
         # ignored.
+
+
+def send_finished(send: Any, experiment_id: int, result: Any) -> None:
+    """Send ``result``: a long history ahead of it in :class:`HistoryPart` messages."""
+    history = result.history
+    n = len(history)
+    if n <= HISTORY_PART_EPOCHS:
+        send(Finished(experiment_id, result))
+        return
+    columns = [np.asarray(getattr(history, name)) for name in HISTORY_FIELDS]
+    starts = range(0, n, HISTORY_PART_EPOCHS)
+    for start in starts:
+        stop = start + HISTORY_PART_EPOCHS
+        send(HistoryPart(experiment_id, start, n, tuple(c[start:stop] for c in columns)))
+    empty = History(**{name: c[:0] for name, c in zip(HISTORY_FIELDS, columns, strict=True)})
+    send(Finished(experiment_id, dataclasses.replace(result, history=empty), len(starts)))
 
 
 WORKER_NICENESS = 19

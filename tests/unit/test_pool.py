@@ -20,11 +20,20 @@ from dnnstudio.core.data.dataset import Splits
 from dnnstudio.core.data.spec import DatasetSpec
 from dnnstudio.core.hyperparams import Hyperparameters
 from dnnstudio.core.training import HISTORY_FIELDS, TrainResult, TrainStatus, train
-from dnnstudio.runs.messages import Failed, Finished, Job, Message, Progress, Started
-from dnnstudio.runs.pool import WorkerPool
+from dnnstudio.runs.messages import (
+    HISTORY_PART_EPOCHS,
+    Failed,
+    Finished,
+    HistoryPart,
+    Job,
+    Message,
+    Progress,
+    Started,
+)
+from dnnstudio.runs.pool import WorkerPool, _assembled, _gather, _Worker
 from dnnstudio.runs.queue import ExperimentQueue
 from dnnstudio.runs.records import ExperimentState
-from dnnstudio.runs.worker import worker_main
+from dnnstudio.runs.worker import send_finished, worker_main
 
 DEADLINE = 30.0
 SPEC = DatasetSpec()
@@ -113,6 +122,43 @@ def test_parallel_results_match_direct_training_bit_for_bit(pool: WorkerPool) ->
             np.testing.assert_array_equal(b, b0)
     assert pool.running() == {}
     assert pool.idle_count() == 2
+
+
+def test_a_long_history_comes_in_parts_and_arrives_whole(pool: WorkerPool) -> None:
+    hp = Hyperparameters(alpha=0.5, epochs=2 * HISTORY_PART_EPOCHS + 1000, hidden=(3,), seed=4)
+    out = _run_all(pool, [_job(1, hp)])
+    assert not any(isinstance(m, HistoryPart) for m in out[1])  # the pool keeps them
+    got, expected = _result(out[1]), train(hp, SPEC.load().training_data())
+    assert len(got.history) == hp.epochs
+    for name in HISTORY_FIELDS[:-1]:
+        np.testing.assert_array_equal(getattr(got.history, name),
+                                      getattr(expected.history, name))
+    assert got.history.elapsed_s[-1] > got.history.elapsed_s[0]
+
+
+def test_a_history_with_a_missing_part_fails_its_experiment() -> None:
+    result = train(Hyperparameters(alpha=0.5, epochs=2 * HISTORY_PART_EPOCHS + 10,
+                                   hidden=(2,)), SPEC.load().training_data())
+    sent: list[Message] = []
+    send_finished(sent.append, 7, result)
+    parts = [m for m in sent if isinstance(m, HistoryPart)]
+    finished = sent[-1]
+    assert isinstance(finished, Finished)
+    assert (len(parts), finished.parts, len(finished.result.history)) == (3, 3, 0)
+    w = _Worker(process=None, conn=None)  # type: ignore[arg-type]
+    for part in parts:
+        _gather(w, part)
+    whole = _assembled(w, finished)
+    assert isinstance(whole, Finished)
+    np.testing.assert_array_equal(whole.result.history.train_cost, result.history.train_cost)
+    for part in (parts[0], parts[2]):  # the middle one lost
+        _gather(w, part)
+    broken = _assembled(w, finished)
+    assert isinstance(broken, Failed)
+    total = 2 * HISTORY_PART_EPOCHS + 10
+    assert broken.reason == (f"the result arrived incomplete: {total - HISTORY_PART_EPOCHS} of "
+                             f"{total} epochs of its history came from the worker; queue it "
+                             "again")
 
 
 def test_progress_is_batched_and_covers_every_epoch_once_in_order(pool: WorkerPool) -> None:
