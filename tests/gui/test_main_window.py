@@ -328,6 +328,32 @@ def test_three_experiments_queue_run_and_compare(qtbot: QtBot, window: MainWindo
 
 
 # -- 3. cancelling -----------------------------------------------------------------------------
+def test_progress_reaches_the_queue_and_the_results_table_in_turn(
+        qtbot: QtBot, window: MainWindow) -> None:
+    # Each refresh repaints one table's running rows: the two never share a stretch of the
+    # GUI thread.
+    ident = queue(window, long_run())
+    wait_training(qtbot, window, ident)
+    changed: list[str] = []
+    window.queue_panel.model.dataChanged.connect(lambda *_: changed.append("queue"))
+    diagnosis = column(window.results.model, "diagnosis")
+    # (A diagnosis worked out in the background repaints its own cell when it is ready.)
+    window.results.model.dataChanged.connect(
+        lambda first, last, *_: None if first.column() == last.column() == diagnosis
+        else changed.append("results"))
+    turns = []
+    for _ in range(4):
+        changed.clear()
+        with qtbot.waitSignal(window._rows_timer.timeout, timeout=WAIT_MS):
+            pass
+        turns.append(set(changed))
+    assert turns in ([{"queue"}, {"results"}] * 2, [{"results"}, {"queue"}] * 2)
+    row = window.queue_panel.model.row_of(ident)
+    assert row is not None
+    assert window.queue_panel.model.record_at(row).epochs_run >= 10
+    assert int(results_cell(window, ident, "epochs")) >= 10
+
+
 def test_cancel_selected_stops_a_long_run_and_the_queue_goes_on(
     qtbot: QtBot, window: MainWindow, dialogs: Dialogs
 ) -> None:
