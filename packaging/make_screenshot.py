@@ -78,6 +78,7 @@ def main() -> int:
     loop = QEventLoop()
     QTimer.singleShot(1200, loop.quit)  # let the boundary and the curves draw
     loop.exec()
+    wait(second.results.columns_fitted)
     target = HERE / "screenshots" / "main-window.png"
     target.parent.mkdir(exist_ok=True)
     second.grab().save(str(target))
