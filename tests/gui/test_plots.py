@@ -453,6 +453,20 @@ def test_the_epoch_axis_reaches_the_planned_epochs_at_once(qtbot: QtBot,
     assert 50 <= panel.cost_plot.viewRange()[0][1] <= 50 * 1.05
 
 
+def test_epochs_that_come_before_their_experiment_is_added_still_get_its_plan(
+        qtbot: QtBot, panel: CostPlotsPanel) -> None:
+    # A warm worker can report before the window's turn to make the curves comes.
+    panel.append(1, [_record(e, 1.0 / e) for e in range(1, 11)])
+    panel.add_experiment(1, "long", epochs=300_000)
+    series = panel._series[1]
+    assert series.data.shape[1] >= 300_000  # no doubling of a long buffer later
+    assert series.n == 10
+    np.testing.assert_array_equal(series.row(0), np.arange(1, 11))
+    panel.draw_now()
+    assert 300_000 <= panel.cost_plot.viewRange()[0][1] <= 300_000 * 1.05
+    assert panel.legend.getLabel(panel.curves(1)["train_cost"]).text == "#1 long"
+
+
 def test_a_frame_draws_one_experiment_and_plot_at_a_time(qtbot: QtBot,
                                                          panel: CostPlotsPanel) -> None:
     """So that the GUI thread is never held by the plots for long: the slices of a frame
