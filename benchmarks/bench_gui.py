@@ -6,10 +6,11 @@
    (lateness = actual interval - 5 ms). Reported: the 99th percentile and the maximum over
    the whole run (from queuing the two experiments to both finished) and over the steady
    part (both training). Floors, in the same window before training: idle, and with both
-   cores kept busy by two other processes (at the workers' priority, and at nice 10), which
-   is what the workers' CPU use alone does to the GUI thread. Also: how many progress
-   messages arrived and frames were drawn, what handling them cost the GUI thread, its
-   garbage collections, and how far behind the workers the window was at the end.
+   cores kept busy by two other processes (at normal priority, and at nice 10): at most what
+   the workers' CPU use alone (in the idle scheduling class) does to the GUI thread. Also:
+   how many progress messages arrived and frames were drawn, what handling them cost the
+   GUI thread, its garbage collections, and how far behind the workers the window was at
+   the end.
    Goals: p99 <= 2 ms, max <= 20 ms, judged on the ticks of all ``--runs`` runs of a
    workload together (one run's p99 moves by a millisecond from run to run on a shared
    machine; each run is printed too). Two workloads: ``planar`` (hidden (4,) tanh, full
@@ -312,7 +313,7 @@ def responsiveness_child(scenario: Scenario, *, idle_s: float, timeout_s: float,
 
         # Floors: the same timer in the same window with nothing training; then with both
         # cores kept busy by two other processes (what the workers do to the GUI thread's
-        # scheduling, without any message or drawing), at the workers' priority and niced.
+        # scheduling, without any message or drawing), at normal priority and niced.
         ticker.start()
 
         def floor(seconds: float, nice: int | None) -> dict[str, float]:
