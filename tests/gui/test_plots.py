@@ -11,7 +11,7 @@ import pytest
 from PySide6.QtGui import QImage
 from pytestqt.qtbot import QtBot
 
-from dnnstudio.core.training import EpochRecord
+from dnnstudio.core.training import HISTORY_FIELDS, EpochRecord
 from dnnstudio.gui.palette import color_for
 from dnnstudio.gui.panels.plots import (
     DIMMED_ALPHA,
@@ -465,6 +465,19 @@ def test_epochs_that_come_before_their_experiment_is_added_still_get_its_plan(
     panel.draw_now()
     assert 300_000 <= panel.cost_plot.viewRange()[0][1] <= 300_000 * 1.05
     assert panel.legend.getLabel(panel.curves(1)["train_cost"]).text == "#1 long"
+
+
+def test_a_run_that_starts_again_keeps_buffers_for_its_plan(panel: CostPlotsPanel) -> None:
+    panel.add_experiment(1, "long", epochs=300_000)
+    panel.append(1, [_record(e, 1.0 / e) for e in range(1, 11)])
+    # Started (again): the window hands the panel the empty history of the new run.
+    panel.set_history(1, {name: [] for name in HISTORY_FIELDS})
+    series = panel._series[1]
+    assert series.n == 0
+    assert series.data.shape[1] >= 300_000
+    panel.append(1, [_record(e, 2.0 / e) for e in range(1, 4)])
+    panel.draw_now()
+    np.testing.assert_allclose(panel.curves(1)["train_cost"].getData()[1], [2.0, 1.0, 2 / 3])
 
 
 def test_a_frame_draws_one_experiment_and_plot_at_a_time(qtbot: QtBot,

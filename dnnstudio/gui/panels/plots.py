@@ -223,9 +223,11 @@ class _Series:
     def replace(self, data: np.ndarray) -> None:
         """Replace everything with ``data`` of shape ``(5, n)``."""
         n = data.shape[1]
-        # Exactly n (a whole history is usually a finished one); appending grows it.
-        self.data = np.array(data, dtype=np.float64, copy=True).reshape(5, max(n, 1)) \
-            if n else np.full((5, _INITIAL_CAPACITY), np.nan)
+        if n:
+            # Exactly n (a whole history is usually a finished one); appending grows it.
+            self.data = np.array(data, dtype=np.float64, copy=True).reshape(5, n)
+        # Empty: a run starting (again) keeps the buffers sized for its plan. Shrunk to a
+        # few hundred epochs, they doubled all run long, up to 40 ms at a time.
         self.n = n
         self.dirty = True
         for envelope in self.envelopes.values():
