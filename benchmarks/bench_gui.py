@@ -749,10 +749,18 @@ def _pooled(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Every tick of every run of one workload together: on a shared machine one run's 99th
     percentile moves by a millisecond from run to run, so the verdict is on all of them."""
     ticks = [v for r in runs for v in r["whole_lateness_ms"]]
+    # A run whose floor with both cores busy (two plain busy loops, no app work) is itself
+    # late at p99 measured a noisy moment of the machine, not the app: named, and the
+    # others pooled on their own too. The verdict stays on every run.
+    noisy = [i + 1 for i, r in enumerate(runs) if r["busy_cores"]["p99_ms"] > GOALS["p99_ms"]]
+    quiet = [v for i, r in enumerate(runs) if i + 1 not in noisy
+             for v in r["whole_lateness_ms"]]
     return {"runs": len(runs), "ticks": len(ticks), "p99_ms": percentile(ticks, 99),
             "max_ms": max(ticks, default=float("nan")),
             "p99_ms_per_run": [r["whole"]["p99_ms"] for r in runs],
-            "max_ms_per_run": [r["whole"]["max_ms"] for r in runs]}
+            "max_ms_per_run": [r["whole"]["max_ms"] for r in runs],
+            "noisy_runs": noisy, "quiet_p99_ms": percentile(quiet, 99),
+            "quiet_max_ms": max(quiet, default=float("nan"))}
 
 
 def _print_pooled(name: str, p: dict[str, Any]) -> None:
@@ -763,6 +771,14 @@ def _print_pooled(name: str, p: dict[str, Any]) -> None:
           f"{p['p99_ms']:.2f} ms, max {p['max_ms']:.1f} ms (per run p99/max: {per_run} ms); "
           f"goal p99 <= {GOALS['p99_ms']:g} ms, max <= {GOALS['max_ms']:g} ms: {_verdict(ok)}",
           flush=True)
+    if p["noisy_runs"]:
+        others = (f"the other runs alone: p99 {p['quiet_p99_ms']:.2f} ms, max "
+                  f"{p['quiet_max_ms']:.1f} ms" if len(p["noisy_runs"]) < p["runs"]
+                  else "no other run")
+        which = "run" if len(p["noisy_runs"]) == 1 else "runs"
+        print(f"  {which} {', '.join(map(str, p['noisy_runs']))} of {name}: the floor with both "
+              f"cores busy was itself above {GOALS['p99_ms']:g} ms at p99 (a noisy machine); "
+              f"{others}", flush=True)
 
 
 def _print_parallel(p: dict[str, Any]) -> None:
