@@ -14,7 +14,7 @@ class PoolBridge(QThread):
 
     Its thread only blocks in :meth:`WorkerPool.poll`; the messages (frozen dataclasses of
     plain data) arrive in the GUI thread through ``messagesReceived``, where the queue applies
-    them. Workers already throttle their progress to about 20 messages a second per run.
+    them. Workers already throttle their progress to about 10 messages a second per run.
 
     Signals
     -------

@@ -76,9 +76,9 @@ class Started:
 class Progress:
     """Epochs finished since the previous :class:`Progress` of this run, in order.
 
-    Workers batch their epochs and send at most one of these every 50 ms per run, so a run of
-    thousands of fast epochs does not flood the receiver; together the batches cover every
-    epoch exactly once.
+    Workers batch their epochs and send at most one of these every 100 ms per run, so a run
+    of thousands of fast epochs does not flood the receiver; together the batches cover
+    every epoch exactly once.
 
     Under cross-validation only the first fold's epochs come as records, so that the live
     curves show one fold training; the later folds send messages without records that only

@@ -118,7 +118,7 @@ class Column(Sequence[float]):
 class HistoryColumns(Mapping[str, Sequence[float]]):
     """Per-epoch curves: read-only views of the first ``length`` entries of shared buffers.
 
-    A running experiment gets a new record for every progress message (20 a second). Copying
+    A running experiment gets a new record for every progress message (10 a second). Copying
     its whole history each time would cost O(epochs) per message; instead the new record's
     history extends the same buffers in place (doubling their capacity when full) and only
     its length differs, so older records still see exactly their own prefix. A view that is
