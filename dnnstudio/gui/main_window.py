@@ -272,7 +272,9 @@ class MainWindow(QMainWindow):
         c.recordChanged.connect(self._on_record_changed)
         c.recordRemoved.connect(self._on_record_removed)
         c.orderChanged.connect(self._on_order_changed)
-        c.progressAppended.connect(self._on_progress)
+        # Epochs that come before their experiment's turn to get curves make the
+        # curves; the plan follows with them (CostPlotsPanel.add_experiment).
+        c.progressAppended.connect(self.plots.append)
         self.plots.history_source = self._history_of
         c.parametersUpdated.connect(self._on_live_parameters)
         c.datasetChanged.connect(self._on_controller_dataset)
@@ -572,13 +574,6 @@ class MainWindow(QMainWindow):
         self.results.add_record(record, row)
         self._new_curves[record.id] = record
         self._curves_timer.start()
-
-    def _on_progress(self, experiment_id: int, records: Any) -> None:
-        record = self._new_curves.pop(experiment_id, None)
-        if record is not None:  # its first epochs came before its turn to get curves
-            self.plots.add_experiment(record.id, label_for(record),
-                                      record.hyperparameters.epochs)
-        self.plots.append(experiment_id, records)
 
     def _add_new_curves(self) -> None:
         """Make one new experiment's curves; the next ones follow, a turn of the event loop

@@ -29,7 +29,7 @@ import os
 import signal
 import time
 from collections import OrderedDict, deque
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -40,7 +40,15 @@ from ..core.data.dataset import Splits, TrainData
 from ..core.data.spec import DatasetSpec
 from ..core.errors import DnnStudioError
 from ..core.hyperparams import Hyperparameters
-from ..core.training import EPOCH_COLUMNS, HISTORY_FIELDS, EpochRecord, EpochRows, History, train
+from ..core.training import (
+    EPOCH_COLUMNS,
+    HISTORY_FIELDS,
+    EpochRecord,
+    EpochRows,
+    History,
+    TrainResult,
+    train,
+)
 from .messages import (
     HISTORY_PART_EPOCHS,
     Failed,
@@ -318,7 +326,8 @@ def worker_main(conn: Connection, *, cache_size: int = DATASET_CACHE_SIZE) -> No
         # ignored.
 
 
-def send_finished(send: Any, experiment_id: int, result: Any) -> None:
+def send_finished(send: Callable[[Message], None], experiment_id: int,
+                  result: TrainResult) -> None:
     """Send ``result``: a long history ahead of it in :class:`HistoryPart` messages."""
     history = result.history
     n = len(history)
@@ -339,26 +348,24 @@ WORKER_NICENESS = 19
 scheduling class is not to be had)."""
 
 
-def lower_priority() -> str:
+def lower_priority() -> None:
     """Make this process yield its core at once to anything else that wants it.
 
     On Linux the idle scheduling class (``SCHED_IDLE``) does that: a task of any normal
     priority that wakes up preempts it straight away, where a nice +19 task may first finish
     its time slice (measured in the window: timers late by 2.5-7 ms while both cores
     trained). Training loses nothing while nothing else wants the cores. Elsewhere, nice
-    +:data:`WORKER_NICENESS`. Returns which was set ("idle", "nice" or "" for neither).
+    +:data:`WORKER_NICENESS`; where neither can be set, nothing changes.
     """
     if hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
         try:
             os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-            return "idle"
+            return
         except OSError:
             pass
     if hasattr(os, "nice"):
         with contextlib.suppress(OSError):
             os.nice(WORKER_NICENESS)
-            return "nice"
-    return ""
 
 
 def process_main(conn: Connection) -> None:

@@ -259,8 +259,9 @@ class ResultsModel(RecordListModel):
             if self._in_flight.get(record.id) != key:
                 self._in_flight[record.id] = key
                 self._pool.start(_DiagnosisTask(record, key, self._relay))
-            same_run = cached is not None and cached[0][2] == record.started_at
-            return cached[1] if same_run and cached is not None else None
+            if cached is not None and cached[0][2] == record.started_at:
+                return cached[1]  # this run's previous diagnosis, until the new one comes
+            return None
         found = diagnose(record)
         self._diagnoses[record.id] = (key, found)
         return found

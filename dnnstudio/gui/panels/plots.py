@@ -204,11 +204,7 @@ class _Series:
         if need > capacity:
             while capacity < need:
                 capacity *= 2
-            # Empty, not NaN-filled: only the first n columns are ever read, and filling a
-            # 300,000-epoch buffer took the GUI thread 5-20 ms at each doubling.
-            grown = np.empty((5, capacity))
-            grown[:, : self.n] = self.data[:, : self.n]
-            self.data = grown
+            self.reserve(capacity)
         self.data[:, self.n : need] = rows.T
         self.n = need
         self.dirty = True
@@ -216,6 +212,8 @@ class _Series:
     def reserve(self, capacity: int) -> None:
         """Make room for ``capacity`` epochs at once (a no-op if there is room already)."""
         if capacity > self.data.shape[1]:
+            # Empty, not NaN-filled: only the first n columns are ever read, and filling a
+            # 300,000-epoch buffer took the GUI thread 5-20 ms.
             grown = np.empty((5, capacity))
             grown[:, : self.n] = self.data[:, : self.n]
             self.data = grown
