@@ -22,7 +22,6 @@ pool starts the process with.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 import os
@@ -60,6 +59,7 @@ from .messages import (
     Snapshot,
     Started,
 )
+from .priority import lower_process_priority
 
 __all__ = [
     "CANCEL_POLL_SECONDS",
@@ -343,43 +343,19 @@ def send_finished(send: Callable[[Message], None], experiment_id: int,
     send(Finished(experiment_id, dataclasses.replace(result, history=empty), len(starts)))
 
 
-WORKER_NICENESS = 19
-"""How much lower than the app's the workers' scheduling priority is (where the idle
-scheduling class is not to be had)."""
-
-
-def lower_priority() -> None:
-    """Make this process yield its core at once to anything else that wants it.
-
-    On Linux the idle scheduling class (``SCHED_IDLE``) does that: a task of any normal
-    priority that wakes up preempts it straight away, where a nice +19 task may first finish
-    its time slice (measured in the window: timers late by 2.5-7 ms while both cores
-    trained). Training loses nothing while nothing else wants the cores. Elsewhere, nice
-    +:data:`WORKER_NICENESS`; where neither can be set, nothing changes.
-    """
-    if hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
-        try:
-            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-            return
-        except OSError:
-            pass
-    if hasattr(os, "nice"):
-        with contextlib.suppress(OSError):
-            os.nice(WORKER_NICENESS)
-
-
 def process_main(conn: Connection) -> None:
     """Entry point of a worker process started by the pool.
 
     Ctrl+C in a terminal signals the whole process group; the worker leaves it to its parent,
     which cancels or shuts down cleanly, instead of dying with a traceback mid-run.
 
-    Workers run at the lowest scheduling priority (:func:`lower_priority`): as many workers
+    Workers run at the lowest scheduling priority
+    (:func:`~dnnstudio.runs.priority.lower_process_priority`): as many workers
     as cores keep every core busy, and the window that shows their progress must still get a
     core the moment it has something to draw. Training loses nothing while the window idles.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    lower_priority()
+    lower_process_priority()
     try:
         worker_main(conn)
     finally:

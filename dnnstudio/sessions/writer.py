@@ -21,6 +21,7 @@ import numpy as np
 
 from ..core.data.spec import DatasetSpec
 from ..core.training import EpochRecord, EpochRows
+from ..runs.priority import lower_thread_priority
 from ..runs.records import ExperimentRecord, TestEvaluation
 from .store import SessionStore, StoredSearch
 
@@ -133,6 +134,8 @@ class SessionWriter:
         self._ops.put(op)
 
     def _run(self, create: bool) -> None:
+        # Below the window's thread, which it works for (see dnnstudio.runs.priority).
+        lower_thread_priority()
         try:
             store = (SessionStore.create(self.path, overwrite=True) if create
                      else SessionStore.open(self.path))

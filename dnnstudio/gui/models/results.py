@@ -32,6 +32,7 @@ from PySide6.QtGui import QBrush, QColor, QFont
 
 from ...core.advisor import Diagnosis, diagnose
 from ...core.hyperparams import Hyperparameters
+from ...runs.priority import lower_thread_priority
 from ...runs.records import ExperimentRecord, ExperimentState
 from ..palette import color_for
 from .records import RecordListModel
@@ -186,6 +187,7 @@ class _DiagnosisTask(QRunnable):
         self._record, self._key, self._relay = record, key, relay
 
     def run(self) -> None:
+        lower_thread_priority()  # the model's own pool: its one thread only diagnoses
         try:
             found: Diagnosis | None = diagnose(self._record)
         except Exception:  # shown as no diagnosis; the finished run is diagnosed again
