@@ -119,6 +119,10 @@ class Finished:
     parts: int = 0
     """How many :class:`HistoryPart` messages came before it with ``result.history`` (left
     empty here); the pool puts the history back together before anyone sees this."""
+    streamed: int = 0
+    """Nonzero: ``result.history`` (left empty here) is exactly the run's first ``streamed``
+    epochs as its :class:`Progress` messages brought them, so it is not sent twice; the pool
+    puts it back together from those before anyone sees this."""
 
 
 HISTORY_PART_EPOCHS = 16_384

@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from ..core.training import HISTORY_FIELDS, History
-from .messages import Failed, Finished, HistoryPart, Job, Message
+from ..core.training import HISTORY_FIELDS, EpochRows, History
+from .messages import Failed, Finished, HistoryPart, Job, Message, Progress
 from .worker import process_main
 
 __all__ = ["WORKER_ENVIRONMENT", "WorkerPool", "death_reason"]
@@ -85,6 +85,42 @@ def _gather(w: _Worker, part: HistoryPart) -> None:
     w.history_filled += len(part.arrays[0])
 
 
+def _keep_streamed(w: _Worker, progress: Progress) -> None:
+    """Copy the epochs of ``progress`` (of ``w``'s job) into the history being streamed."""
+    if progress.folds != 1 or not progress.records or w.streamed < 0:
+        return
+    rows = EpochRows.from_records(progress.records).array
+    start, stop = w.streamed, w.streamed + len(rows)
+    if rows[0, 0] != start + 1:
+        w.streamed = -1  # out of order: the worker will not say it streamed this run
+        return
+    capacity = 0 if w.stream is None else w.stream.shape[1]
+    if stop > capacity:
+        # Sized once for the planned epochs: doubling a long buffer would hold the GIL,
+        # and with it the window's thread, for milliseconds.
+        grown = np.empty((len(HISTORY_FIELDS), max(stop, w.planned, 2 * capacity)))
+        if w.stream is not None:
+            grown[:, :start] = w.stream[:, :start]
+        w.stream = grown
+    assert w.stream is not None
+    w.stream[:, start:stop] = rows[:, 1:].T
+    w.streamed = stop
+
+
+def _from_stream(w: _Worker, finished: Finished) -> Message:
+    """``finished`` with the history its progress brought (Failed if some went missing)."""
+    stream, streamed = w.stream, w.streamed
+    w.stream, w.streamed = None, 0
+    if stream is None or streamed != finished.streamed:
+        return Failed(finished.experiment_id,
+                      f"the result arrived incomplete: {max(streamed, 0)} of "
+                      f"{finished.streamed} epochs of its history came from the worker; "
+                      "queue it again")
+    # Views of the buffer, which nothing here writes to again.
+    history = History(**{name: stream[i, :streamed] for i, name in enumerate(HISTORY_FIELDS)})
+    return Finished(finished.experiment_id, replace(finished.result, history=history))
+
+
 def _assembled(w: _Worker, finished: Finished) -> Message:
     """``finished`` with the history its parts brought (Failed if some went missing)."""
     arrays, filled = w.history, w.history_filled
@@ -109,6 +145,12 @@ class _Worker:
     history: list[np.ndarray] = field(default_factory=list)
     """The finished run's history being put together from its parts."""
     history_filled: int = 0
+    planned: int = 0
+    """The job's planned epochs (sizes :attr:`stream`)."""
+    stream: np.ndarray | None = None
+    """The job's epochs so far as its progress brought them, ``(fields, capacity)``."""
+    streamed: int = 0
+    """How many epochs :attr:`stream` holds (-1: they came out of order)."""
 
 
 class WorkerPool:
@@ -231,6 +273,9 @@ class WorkerPool:
                     worker.retiring = True
                     continue
                 worker.job = job.experiment_id
+                epochs = job.hyperparameters.get("epochs")
+                worker.planned = epochs if isinstance(epochs, int) and epochs > 0 else 0
+                worker.stream, worker.streamed = None, 0
                 self._wake()
                 return
             raise RuntimeError("could not start a worker process")
@@ -304,11 +349,16 @@ class WorkerPool:
                 if isinstance(message, HistoryPart):
                     _gather(w, message)
                     continue
-                if isinstance(message, Finished) and message.parts:
+                if isinstance(message, Progress) and message.experiment_id == w.job:
+                    _keep_streamed(w, message)
+                elif isinstance(message, Finished) and message.streamed:
+                    message = _from_stream(w, message)
+                elif isinstance(message, Finished) and message.parts:
                     message = _assembled(w, message)
                 messages.append(message)
                 if isinstance(message, Finished | Failed) and message.experiment_id == w.job:
                     w.job = None
+                    w.stream, w.streamed = None, 0
                     self._retire_surplus()
         except (EOFError, OSError):
             dead = True

@@ -19,7 +19,13 @@ import pytest
 from dnnstudio.core.data.dataset import Splits
 from dnnstudio.core.data.spec import DatasetSpec
 from dnnstudio.core.hyperparams import Hyperparameters
-from dnnstudio.core.training import HISTORY_FIELDS, TrainResult, TrainStatus, train
+from dnnstudio.core.training import (
+    HISTORY_FIELDS,
+    EpochRows,
+    TrainResult,
+    TrainStatus,
+    train,
+)
 from dnnstudio.runs.messages import (
     HISTORY_PART_EPOCHS,
     Failed,
@@ -30,7 +36,14 @@ from dnnstudio.runs.messages import (
     Progress,
     Started,
 )
-from dnnstudio.runs.pool import WorkerPool, _assembled, _gather, _Worker
+from dnnstudio.runs.pool import (
+    WorkerPool,
+    _assembled,
+    _from_stream,
+    _gather,
+    _keep_streamed,
+    _Worker,
+)
 from dnnstudio.runs.queue import ExperimentQueue
 from dnnstudio.runs.records import ExperimentState
 from dnnstudio.runs.worker import send_finished, worker_main
@@ -124,10 +137,11 @@ def test_parallel_results_match_direct_training_bit_for_bit(pool: WorkerPool) ->
     assert pool.idle_count() == 2
 
 
-def test_a_long_history_comes_in_parts_and_arrives_whole(pool: WorkerPool) -> None:
+def test_a_long_history_arrives_whole(pool: WorkerPool) -> None:
+    # The worker does not send it again: the pool puts it together from the progress.
     hp = Hyperparameters(alpha=0.5, epochs=2 * HISTORY_PART_EPOCHS + 1000, hidden=(3,), seed=4)
     out = _run_all(pool, [_job(1, hp)])
-    assert not any(isinstance(m, HistoryPart) for m in out[1])  # the pool keeps them
+    assert not any(isinstance(m, HistoryPart) for m in out[1])
     got, expected = _result(out[1]), train(hp, SPEC.load().training_data())
     assert len(got.history) == hp.epochs
     for name in HISTORY_FIELDS[:-1]:
@@ -159,6 +173,88 @@ def test_a_history_with_a_missing_part_fails_its_experiment() -> None:
     assert broken.reason == (f"the result arrived incomplete: {total - HISTORY_PART_EPOCHS} of "
                              f"{total} epochs of its history came from the worker; queue it "
                              "again")
+
+
+def _streamed(result: TrainResult, sizes: Sequence[int]) -> list[np.ndarray]:
+    """``result``'s history as the ``(k, 7)`` arrays of progress messages of ``sizes``."""
+    h = result.history
+    rows = np.column_stack([np.arange(1, len(h) + 1),
+                            *(getattr(h, name) for name in HISTORY_FIELDS)])
+    return np.split(rows, np.cumsum(sizes)[:-1])
+
+
+def test_a_streamed_history_is_not_sent_again_unless_it_differs() -> None:
+    n = HISTORY_PART_EPOCHS + 10
+    result = train(Hyperparameters(alpha=0.5, epochs=n, hidden=(2,)),
+                   SPEC.load().training_data())
+    sizes = [3, n - 1003, 1000]
+    sent: list[Message] = []
+    send_finished(sent.append, 7, result, streamed=_streamed(result, sizes))
+    [finished] = sent
+    assert isinstance(finished, Finished)
+    assert (finished.streamed, finished.parts, len(finished.result.history)) == (n, 0, 0)
+
+    w = _Worker(process=None, conn=None, job=7, planned=n)  # type: ignore[arg-type]
+    for progress in _streamed(result, sizes):
+        _keep_streamed(w, Progress(7, EpochRows(progress)))
+    whole = _from_stream(w, finished)
+    assert isinstance(whole, Finished)
+    for name in HISTORY_FIELDS:
+        np.testing.assert_array_equal(getattr(whole.result.history, name),
+                                      getattr(result.history, name))
+    assert whole.result.train_cost == result.train_cost
+
+    # What the worker sent differs from its result: the history goes whole, in parts.
+    for broken in ([a.copy() for a in _streamed(result, sizes)], _streamed(result, sizes)[:2]):
+        broken[0][1, 2] += 1.0  # a validation cost
+        sent.clear()
+        send_finished(sent.append, 7, result, streamed=broken)
+        assert isinstance(sent[-1], Finished)
+        assert (sent[-1].streamed, sent[-1].parts) == (0, 2)
+    sent.clear()
+    send_finished(sent.append, 7, result)  # nothing was streamed (cross-validation)
+    assert isinstance(sent[-1], Finished)
+    assert (sent[-1].streamed, sent[-1].parts) == (0, 2)
+
+
+def test_a_worker_streams_a_long_history_instead_of_sending_it_twice() -> None:
+    ours, theirs = multiprocessing.Pipe()
+    thread = threading.Thread(target=worker_main, args=(theirs,), daemon=True)
+    thread.start()
+    try:
+        n = HISTORY_PART_EPOCHS + 100
+        ours.send(("train", _job(1, Hyperparameters(alpha=0.5, epochs=n, hidden=(3,)))))
+        seen: list[Message] = []
+        end = time.monotonic() + DEADLINE
+        while not seen or not isinstance(seen[-1], Finished | Failed):
+            assert ours.poll(max(0.0, end - time.monotonic())), "timed out"
+            seen.append(ours.recv())
+        finished = seen[-1]
+        assert isinstance(finished, Finished)
+        assert (finished.streamed, finished.parts, len(finished.result.history)) == (n, 0, 0)
+        assert not any(isinstance(m, HistoryPart) for m in seen)
+        assert sum(len(m.records) for m in seen if isinstance(m, Progress)) == n
+    finally:
+        ours.send(("stop",))
+        thread.join(DEADLINE)
+        ours.close()
+        theirs.close()
+
+
+def test_a_streamed_history_with_missing_epochs_fails_its_experiment() -> None:
+    result = train(Hyperparameters(alpha=0.5, epochs=50, hidden=(2,)),
+                   SPEC.load().training_data())
+    first, lost, last = _streamed(result, [20, 10, 20])
+    finished = Finished(3, result, streamed=50)
+    for received in ([first, last], [first, lost]):
+        w = _Worker(process=None, conn=None, job=3, planned=50)  # type: ignore[arg-type]
+        for progress in received:
+            _keep_streamed(w, Progress(3, EpochRows(progress)))
+        broken = _from_stream(w, finished)
+        assert isinstance(broken, Failed)
+        assert broken.reason == ("the result arrived incomplete: "
+                                 f"{0 if received[1] is last else 30} of 50 epochs of its "
+                                 "history came from the worker; queue it again")
 
 
 def test_progress_is_batched_and_covers_every_epoch_once_in_order(pool: WorkerPool) -> None:
