@@ -1078,8 +1078,10 @@ class SessionStore:
             # that runs past first_epoch is cut there.
             db.execute("DELETE FROM history WHERE experiment_id = ? AND first_epoch >= ?",
                        (ident, first_epoch))
+            # Not the chunk's data: reading its megabyte back on every append of a long run
+            # cost a quarter of the writing. It is read only when it must be cut.
             before = db.execute(
-                "SELECT first_epoch, epochs, data FROM history WHERE experiment_id = ? "
+                "SELECT first_epoch, epochs FROM history WHERE experiment_id = ? "
                 "ORDER BY first_epoch DESC LIMIT 1", (ident,)).fetchone()
             stored_to = 0 if before is None else before[0] + before[1] - 1
             if stored_to < first_epoch - 1:
@@ -1089,7 +1091,10 @@ class SessionStore:
             if stored_to >= first_epoch:
                 kept = first_epoch - before[0]
                 size = kept * len(HISTORY_FIELDS) * _HISTORY_DTYPE.itemsize
-                db.execute(_INSERT_CHUNK, (ident, before[0], kept, before[2][:size]))
+                [data] = db.execute(
+                    "SELECT substr(data, 1, ?) FROM history WHERE experiment_id = ? "
+                    "AND first_epoch = ?", (size, ident, before[0])).fetchone()
+                db.execute(_INSERT_CHUNK, (ident, before[0], kept, data))
             db.execute(_INSERT_CHUNK, (ident, first_epoch, len(epochs), _history_blob(figures)))
 
     def put_history(self, record: ExperimentRecord) -> None:

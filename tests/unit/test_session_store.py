@@ -246,6 +246,20 @@ def test_append_history_incrementally(session_path: Path) -> None:
     assert_same_record(got, want)
 
 
+def test_append_history_within_a_stored_chunk_cuts_it_there(session_path: Path) -> None:
+    hp = Hyperparameters(epochs=20)
+    record = ExperimentRecord(id=9, hyperparameters=hp, created_at=1.0).started(when=2.0)
+    changed = [dataclasses.replace(r, train_cost=7.0) for r in _rows(5, 4)]
+    with SessionStore.create(session_path) as store:
+        store.put_experiment(record)
+        store.append_history(9, 1, _rows(1, 7))
+        store.append_history(9, 5, changed)  # epochs 5-7 again, and 8
+    with SessionStore.open(session_path) as store:
+        got = store.load().records[0]
+    assert got.epochs_run == 8
+    assert_same_record(got, record.progressed(_rows(1, 4) + changed))
+
+
 def test_append_history_checks_its_rows(session_path: Path) -> None:
     with SessionStore.create(session_path) as store:
         with pytest.raises(ValueError, match="not in the session"):
