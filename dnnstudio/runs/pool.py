@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..core.training import HISTORY_FIELDS, EpochRows, History
-from .messages import Failed, Finished, HistoryPart, Job, Message, Progress
+from .messages import HISTORY_PART_EPOCHS, Failed, Finished, HistoryPart, Job, Message, Progress
 from .worker import process_main
 
 __all__ = ["WORKER_ENVIRONMENT", "WorkerPool", "death_reason"]
@@ -150,7 +150,8 @@ class _Worker:
     stream: np.ndarray | None = None
     """The job's epochs so far as its progress brought them, ``(fields, capacity)``."""
     streamed: int = 0
-    """How many epochs :attr:`stream` holds (-1: they came out of order)."""
+    """How many epochs :attr:`stream` holds (-1: none kept, the run being short, or its
+    epochs having come out of order)."""
 
 
 class WorkerPool:
@@ -275,7 +276,9 @@ class WorkerPool:
                 worker.job = job.experiment_id
                 epochs = job.hyperparameters.get("epochs")
                 worker.planned = epochs if isinstance(epochs, int) and epochs > 0 else 0
-                worker.stream, worker.streamed = None, 0
+                # A history that fits one message comes whole with Finished: nothing to keep.
+                short = 0 < worker.planned <= HISTORY_PART_EPOCHS
+                worker.stream, worker.streamed = None, -1 if short else 0
                 self._wake()
                 return
             raise RuntimeError("could not start a worker process")

@@ -47,12 +47,12 @@ def lower_process_priority() -> None:
 
 
 def lower_thread_priority(niceness: int = SERVICE_NICENESS) -> bool:
-    """Lower the calling thread's priority (not its process's) by ``niceness``.
+    """Lower the calling thread's priority (not its process's) to nice ``niceness``.
 
     Only Linux schedules threads by their own nice value (elsewhere the call would name a
-    process, or nothing); there, and if the thread is not already that low, this returns
-    True. A thread cannot raise its priority back without privileges: call this only from
-    threads that serve the window for their whole life.
+    process, or nothing). Returns True if the thread was lowered, False if it was already
+    that low or this is not Linux. A thread cannot raise its priority back without
+    privileges: call this only from threads that serve the window for their whole life.
     """
     if not sys.platform.startswith("linux") or not hasattr(os, "setpriority"):
         return False

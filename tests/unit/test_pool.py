@@ -241,6 +241,20 @@ def test_a_worker_streams_a_long_history_instead_of_sending_it_twice() -> None:
         theirs.close()
 
 
+def test_a_short_run_s_progress_is_not_kept_by_the_pool(pool: WorkerPool) -> None:
+    # Its history fits one message and comes whole with Finished.
+    pool.submit(_job(1, Hyperparameters(alpha=0.5, epochs=300, hidden=(3,))))
+    seen: list[Message] = []
+    end = time.monotonic() + DEADLINE
+    while not any(isinstance(m, Finished) for m in seen):
+        assert time.monotonic() < end, f"timed out; got {seen}"
+        seen += pool.poll(0.5)
+        assert all(w.stream is None for w in pool._workers)
+    assert any(isinstance(m, Progress) and m.records for m in seen)
+    finished = next(m for m in seen if isinstance(m, Finished))
+    assert len(finished.result.history) == 300
+
+
 def test_a_streamed_history_with_missing_epochs_fails_its_experiment() -> None:
     result = train(Hyperparameters(alpha=0.5, epochs=50, hidden=(2,)),
                    SPEC.load().training_data())
