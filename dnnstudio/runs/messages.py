@@ -16,9 +16,26 @@ from typing import Any, TypeAlias
 
 import numpy as np
 
+from ..core.advisor import Diagnosis
 from ..core.training import EpochRecord, TrainResult
 
-__all__ = ["Failed", "Finished", "Job", "Message", "Progress", "Snapshot", "Started"]
+__all__ = [
+    "LIVE_DIAGNOSIS_EPOCHS",
+    "Failed",
+    "Finished",
+    "Job",
+    "Message",
+    "Progress",
+    "Snapshot",
+    "Started",
+]
+
+LIVE_DIAGNOSIS_EPOCHS = 10_000
+"""A run longer than this is diagnosed by its worker: the advisor reads the whole curve
+(~9 ms at 300,000 epochs), a stretch of Python that in the window's process holds up its
+thread. The worker sends the diagnosis with :class:`Progress` each time the run's epochs have
+grown by a quarter, and with :class:`Finished` on the whole curve. Shorter runs are diagnosed
+where they are shown, in well under a millisecond."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +111,10 @@ class Progress:
     """Folds in the run; 1 without cross-validation."""
     epoch: int = 0
     """Epochs finished in fold ``fold`` (with records, the last record's epoch)."""
+    diagnosis: Diagnosis | None = None
+    """The advisor's diagnosis of the curve so far, up to the last record, for a run past
+    :data:`LIVE_DIAGNOSIS_EPOCHS` whose epochs have grown by a quarter since the previous
+    one; None in between (the previous one still holds)."""
 
     def fraction_done(self, epochs: int) -> float:
         """How much of the whole run is done, 0 to 1, when each fold trains ``epochs``."""
@@ -123,6 +144,9 @@ class Finished:
     """Nonzero: ``result.history`` (left empty here) is exactly the run's first ``streamed``
     epochs as its :class:`Progress` messages brought them, so it is not sent twice; the pool
     puts it back together from those before anyone sees this."""
+    diagnosis: Diagnosis | None = None
+    """The advisor's diagnosis of ``result``, for a run of more than
+    :data:`LIVE_DIAGNOSIS_EPOCHS` epochs; None for shorter ones."""
 
 
 HISTORY_PART_EPOCHS = 16_384

@@ -118,7 +118,8 @@ def _from_stream(w: _Worker, finished: Finished) -> Message:
                       "queue it again")
     # Views of the buffer, which nothing here writes to again.
     history = History(**{name: stream[i, :streamed] for i, name in enumerate(HISTORY_FIELDS)})
-    return Finished(finished.experiment_id, replace(finished.result, history=history))
+    return Finished(finished.experiment_id, replace(finished.result, history=history),
+                    diagnosis=finished.diagnosis)
 
 
 def _assembled(w: _Worker, finished: Finished) -> Message:
@@ -131,7 +132,8 @@ def _assembled(w: _Worker, finished: Finished) -> Message:
                       f"the result arrived incomplete: {filled} of {total} epochs of its "
                       "history came from the worker; queue it again")
     history = History(**dict(zip(HISTORY_FIELDS, arrays, strict=True)))
-    return Finished(finished.experiment_id, replace(finished.result, history=history))
+    return Finished(finished.experiment_id, replace(finished.result, history=history),
+                    diagnosis=finished.diagnosis)
 
 
 @dataclass(eq=False)

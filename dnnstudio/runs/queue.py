@@ -570,13 +570,13 @@ class ExperimentQueue:
                     if not message.records:
                         self._set(record)
                 if message.records:
-                    self._set(record.progressed(message.records))
+                    self._set(record.progressed(message.records, message.diagnosis))
                     self._emit(ProgressAppended(record.id, message.records))
             elif isinstance(message, Snapshot):
                 self._emit(ParametersSnapshot(record.id, message.epoch, message.params))
             elif isinstance(message, Finished):
                 self._cancelling.discard(record.id)
-                finished = record.finished(message.result)
+                finished = record.finished(message.result, diagnosis=message.diagnosis)
                 reason = self._pruning.pop(record.id, None)
                 if reason is not None and finished.state is ExperimentState.CANCELLED:
                     finished = finished.pruned(reason)

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.advisor import Diagnosis
 from ..core.hyperparams import Hyperparameters
 from ..core.training import HISTORY_FIELDS, EpochRecord, EpochRows, TrainResult, TrainStatus
 
@@ -247,6 +248,11 @@ class ExperimentRecord:
         validation figures are the means over the folds, and the history their average.
     fold_progress : float
         While a cross-validated run trains, the fraction of all its folds done (not saved).
+    diagnosis : Diagnosis or None
+        The advisor's diagnosis as the worker made it, for a run longer than
+        :data:`~dnnstudio.runs.messages.LIVE_DIAGNOSIS_EPOCHS`: while it runs, of its curve
+        up to the last quarter's growth; once it ended, of its whole curve. None otherwise,
+        and after any change of state that does not bring one (not saved).
     """
 
     id: int
@@ -274,9 +280,14 @@ class ExperimentRecord:
     tested_at: float | None = None
     folds: int | None = None
     fold_progress: float = 0.0
+    diagnosis: Diagnosis | None = field(default=None, repr=False)
 
     # -- transitions ----------------------------------------------------------------------
     def replace(self, **changes: Any) -> ExperimentRecord:
+        """A copy with ``changes``. A new state drops the diagnosis unless ``changes``
+        bring one: it was made of the curve as the old state left it."""
+        if "state" in changes and changes["state"] is not self.state:
+            changes.setdefault("diagnosis", None)
         return dataclasses.replace(self, **changes)
 
     def started(self, when: float | None = None) -> ExperimentRecord:
@@ -292,15 +303,21 @@ class ExperimentRecord:
             message="",
         )
 
-    def progressed(self, records: Sequence[EpochRecord]) -> ExperimentRecord:
-        """A running record with ``records`` appended to its history."""
+    def progressed(self, records: Sequence[EpochRecord],
+                   diagnosis: Diagnosis | None = None) -> ExperimentRecord:
+        """A running record with ``records`` appended to its history, and ``diagnosis`` (of
+        the new history) in place of its diagnosis unless None."""
         if not records:
             return self
         history = HistoryColumns.from_mapping(self.history).appended(records)
-        return self.replace(history=history, epochs_run=records[-1].epoch)
+        if diagnosis is None:
+            return self.replace(history=history, epochs_run=records[-1].epoch)
+        return self.replace(history=history, epochs_run=records[-1].epoch, diagnosis=diagnosis)
 
-    def finished(self, result: TrainResult, when: float | None = None) -> ExperimentRecord:
-        """The record of a run that ended with ``result``."""
+    def finished(self, result: TrainResult, when: float | None = None,
+                 diagnosis: Diagnosis | None = None) -> ExperimentRecord:
+        """The record of a run that ended with ``result`` (and the worker's ``diagnosis``
+        of it, if any)."""
         history = result.history
         return self.replace(
             state=_FROM_STATUS[result.status],
@@ -320,11 +337,14 @@ class ExperimentRecord:
             message=result.message,
             diverged_epoch=result.diverged_epoch,
             params=None if result.model is None else result.model.params,
+            diagnosis=diagnosis,
         )
 
     def pruned(self, reason: str) -> ExperimentRecord:
         """A finished (cancelled) run's record turned into a pruned one, with ``reason``."""
-        return self.replace(state=ExperimentState.PRUNED, message=reason)
+        # Pruned is how a cancel ended, on the same curve: the same diagnosis holds.
+        return self.replace(state=ExperimentState.PRUNED, message=reason,
+                            diagnosis=self.diagnosis)
 
     def failed(self, reason: str, when: float | None = None) -> ExperimentRecord:
         return self.replace(

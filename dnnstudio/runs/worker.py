@@ -34,8 +34,9 @@ from typing import Any
 
 import numpy as np
 
+from ..core.advisor import Diagnosis, diagnose
 from ..core.crossval import KFolds, cross_validate
-from ..core.data.dataset import Splits, TrainData
+from ..core.data.dataset import Splits, Task, TrainData
 from ..core.data.spec import DatasetSpec
 from ..core.errors import DnnStudioError
 from ..core.hyperparams import Hyperparameters
@@ -50,6 +51,7 @@ from ..core.training import (
 )
 from .messages import (
     HISTORY_PART_EPOCHS,
+    LIVE_DIAGNOSIS_EPOCHS,
     Failed,
     Finished,
     HistoryPart,
@@ -91,6 +93,12 @@ class _Loaded:
     def __init__(self, source: Splits | TrainData) -> None:
         self.source = source
         self._data = source if isinstance(source, TrainData) else None
+
+    @property
+    def task(self) -> Task:
+        if isinstance(self.source, TrainData):
+            return self.source.task
+        return self.source.dataset.task
 
     def training_data(self) -> TrainData:
         if self._data is None:
@@ -155,6 +163,38 @@ def failure_reason(exc: BaseException) -> str:
 
 
 _NO_EPOCHS = EpochRows(np.empty((0, len(EPOCH_COLUMNS))))
+_CURVES = ("train_cost", "val_cost", "train_metric", "val_metric")
+"""The history fields the advisor reads."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _SoFar:
+    """A running experiment as the advisor reads a record: its curves so far."""
+
+    history: dict[str, np.ndarray]
+    hyperparameters: Hyperparameters
+    metric: str
+    state: str = "running"
+
+
+def diagnose_so_far(sent: Sequence[np.ndarray], hp: Hyperparameters,
+                    metric: str) -> Diagnosis:
+    """The advisor's diagnosis of a running experiment from the
+    :class:`~dnnstudio.core.training.EpochRows` arrays sent so far (epochs 1..n in order),
+    as the window would make it from the record those arrays built."""
+    history = {name: np.concatenate([rows[:, EPOCH_COLUMNS.index(name)] for rows in sent])
+               for name in _CURVES}
+    return diagnose(_SoFar(history, hp, metric))
+
+
+def _final_diagnosis(result: TrainResult) -> Diagnosis | None:
+    """The diagnosis :class:`Finished` carries: for a long run only, None if it failed."""
+    if result.epochs_run <= LIVE_DIAGNOSIS_EPOCHS:
+        return None
+    try:
+        return diagnose(result)
+    except Exception:  # the window diagnoses it itself, and shows none if that fails too
+        return None
 
 
 class _Run:
@@ -166,7 +206,13 @@ class _Run:
         self.backlog = backlog
         self.pending: list[EpochRecord] = []
         self.sent: list[np.ndarray] = []
-        """The epochs sent as progress, in order (the arrays themselves, not copies)."""
+        """The epochs sent as progress, in order (the arrays themselves, not copies); under
+        cross-validation, the first fold's."""
+        self.hp: Hyperparameters | None = None
+        self.metric = "accuracy"
+        """What is diagnosed live, once the job is built (no hyperparameters: nothing)."""
+        self.diagnose_at = LIVE_DIAGNOSIS_EPOCHS + 1
+        """The epoch from which the next progress message carries a diagnosis."""
         self.fold, self.folds = 0, 1
         self.epoch = self.epoch_sent = 0
         """Epochs finished in the current fold, and as last sent."""
@@ -191,11 +237,24 @@ class _Run:
         if self._unsent():
             records = EpochRows.from_records(self.pending) if self.pending else _NO_EPOCHS
             self.pending = []
-            if len(records) and self.folds == 1:
+            diagnosis = None
+            if len(records) and self.fold == 0:
                 self.sent.append(records.array)
-            self.send(Progress(self.experiment_id, records, self.fold, self.folds, self.epoch))
+                if self.epoch >= self.diagnose_at:
+                    diagnosis = self._diagnose()
+            self.send(Progress(self.experiment_id, records, self.fold, self.folds, self.epoch,
+                               diagnosis))
             self.epoch_sent = self.epoch
         self.last_sent = time.monotonic() if now is None else now
+
+    def _diagnose(self) -> Diagnosis | None:
+        self.diagnose_at = math.ceil(self.epoch * 1.25)
+        if self.hp is None:
+            return None
+        try:
+            return diagnose_so_far(self.sent, self.hp, self.metric)
+        except Exception:  # no live verdict this time; the training goes on regardless
+            return None
 
     def on_epoch(self, record: EpochRecord) -> None:
         self.pending.append(record)
@@ -260,6 +319,8 @@ def _run_job(conn: Connection, job: Job, cache: _DatasetCache, backlog: deque[An
             hp = Hyperparameters.from_dict(job.hyperparameters)
             spec = DatasetSpec.from_dict(job.dataset)
             loaded = cache.loaded(spec)
+            run.hp = hp
+            run.metric = "r2" if loaded.task is Task.REGRESSION else "accuracy"
             if job.folds is None:
                 data = loaded.training_data()
                 run.send(Started(job.experiment_id, os.getpid(), time.time()))
@@ -291,7 +352,8 @@ def _run_job(conn: Connection, job: Job, cache: _DatasetCache, backlog: deque[An
         try:
             # Under cross-validation the history is the folds' average, not what was sent.
             send_finished(run.send, job.experiment_id, result,
-                          streamed=run.sent if run.folds == 1 else None)
+                          streamed=run.sent if run.folds == 1 else None,
+                          diagnosis=_final_diagnosis(result))
         except _ConnectionLost:
             raise
         except Exception as exc:  # e.g. the result could not be pickled
@@ -333,8 +395,9 @@ def worker_main(conn: Connection, *, cache_size: int = DATASET_CACHE_SIZE) -> No
 
 
 def send_finished(send: Callable[[Message], None], experiment_id: int,
-                  result: TrainResult, *, streamed: Sequence[np.ndarray] | None = None) -> None:
-    """Send ``result``.
+                  result: TrainResult, *, streamed: Sequence[np.ndarray] | None = None,
+                  diagnosis: Diagnosis | None = None) -> None:
+    """Send ``result`` (with its ``diagnosis``, if any).
 
     A long history goes ahead of it in :class:`HistoryPart` messages, unless ``streamed``,
     the :class:`~dnnstudio.core.training.EpochRows` arrays already sent as progress, holds
@@ -345,19 +408,19 @@ def send_finished(send: Callable[[Message], None], experiment_id: int,
     history = result.history
     n = len(history)
     if n <= HISTORY_PART_EPOCHS:
-        send(Finished(experiment_id, result))
+        send(Finished(experiment_id, result, diagnosis=diagnosis))
         return
     columns = [np.asarray(getattr(history, name)) for name in HISTORY_FIELDS]
     empty = History(**{name: c[:0] for name, c in zip(HISTORY_FIELDS, columns, strict=True)})
     bare = dataclasses.replace(result, history=empty)
     if streamed is not None and _same_epochs(streamed, columns):
-        send(Finished(experiment_id, bare, streamed=n))
+        send(Finished(experiment_id, bare, streamed=n, diagnosis=diagnosis))
         return
     starts = range(0, n, HISTORY_PART_EPOCHS)
     for start in starts:
         stop = start + HISTORY_PART_EPOCHS
         send(HistoryPart(experiment_id, start, n, tuple(c[start:stop] for c in columns)))
-    send(Finished(experiment_id, bare, len(starts)))
+    send(Finished(experiment_id, bare, len(starts), diagnosis=diagnosis))
 
 
 def _same_epochs(sent: Sequence[np.ndarray], columns: Sequence[np.ndarray]) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 
@@ -10,6 +11,7 @@ import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
+from dnnstudio.core.advisor import diagnose
 from dnnstudio.core.hyperparams import Hyperparameters
 from dnnstudio.core.training import HISTORY_FIELDS
 from dnnstudio.gui.models.queue import PROGRESS_ROLE, QueueModel
@@ -232,56 +234,71 @@ def test_diagnosis_is_cached_until_epochs_or_state_change() -> None:
     assert model.diagnosis(longer) is not first
 
 
-def test_a_long_running_experiment_is_diagnosed_again_as_it_grows_by_a_quarter(
+def test_a_long_run_shows_its_worker_s_diagnosis_and_repaints_only_when_it_changes(
         qtbot: QtBot) -> None:
-    model = ResultsModel()
-    records = {n: _curved(14, 0.9, 0.88, epochs=n, state=ExperimentState.RUNNING)
-               for n in (20_000, 24_000, 26_000)}
-    model.set_records([records[20_000]])
-    column = model.column_keys().index("diagnosis")
-    # Off the GUI thread: the cell is blank until the worker thread's answer arrives.
-    with qtbot.waitSignal(model.dataChanged, timeout=5000) as changed:
-        assert model.diagnosis(records[20_000]) is None
-    assert changed.args[0].column() == column == changed.args[1].column()
-    assert not model.is_diagnosing()
-    first = model.diagnosis(records[20_000])
-    assert first is not None
-    assert model.index(0, column).data() == first.label
-    assert model.diagnosis(records[24_000]) is first  # within the same quarter
-    assert not model.is_diagnosing()
-    # A quarter more: the previous diagnosis is shown while the next is worked out.
-    model.update_record(records[26_000])
-    assert model.diagnosis(records[26_000]) is first
-    assert model.is_diagnosing()
-    qtbot.waitUntil(lambda: not model.is_diagnosing(), timeout=5000)
-    second = model.diagnosis(records[26_000])
-    assert second is not first
-    assert second is not None
-    assert "so far" in second.detail
-    # Finished, it is diagnosed on its whole curve, off the GUI thread too.
-    done = _curved(14, 0.9, 0.88, epochs=26_000)
-    model.update_record(done)
-    assert model.diagnosis(done) is second  # the live one, until the final one is ready
-    qtbot.waitUntil(lambda: not model.is_diagnosing(), timeout=5000)
-    final = model.diagnosis(done)
-    assert final is not second
-    assert final is not None
-    assert "so far" not in final.detail
-
-
-def test_a_late_live_diagnosis_of_a_run_since_finished_is_dropped(qtbot: QtBot) -> None:
+    falling = diagnose({"train_cost": np.linspace(1.0, 0.1, 50)}, running=True)
+    flat = diagnose({"train_cost": np.full(50, 0.7)}, running=True)
+    assert falling.label != flat.label
     model = ResultsModel()
     running = _curved(14, 0.9, 0.88, epochs=20_000, state=ExperimentState.RUNNING)
     model.set_records([running])
-    assert model.diagnosis(running) is None  # asked for, and at once finished:
-    done = _curved(14, 0.9, 0.88, epochs=20_000)
-    model.update_record(done)
-    assert model.diagnosis(done) is None
+    column = model.column_keys().index("diagnosis")
+    assert model.diagnosis(running) is None  # none until its worker's first one
+    assert not model.is_diagnosing()  # nothing is diagnosed in this process
+    spans: list[tuple[int, int]] = []
+    model.dataChanged.connect(lambda a, b, *_: spans.append((a.column(), b.column())))
+
+    def update(record: ExperimentRecord) -> bool:
+        spans.clear()
+        model.update_record(record)
+        return any(first <= column <= last for first, last in spans)
+
+    live = _curved(14, 0.9, 0.88, epochs=24_000,
+                   state=ExperimentState.RUNNING).replace(diagnosis=falling)
+    assert update(live)
+    assert model.index(0, column).data() == falling.label
+    assert not update(live.replace(epochs_run=25_000, train_time_s=3.0))  # the same one
+    assert not update(live.replace(epochs_run=26_000, diagnosis=dataclasses.replace(falling)))
+    assert update(live.replace(epochs_run=30_000, diagnosis=flat))
+    assert model.index(0, column).data() == flat.label
+    done = _curved(14, 0.9, 0.88, epochs=30_000)
+    final = diagnose(done)
+    assert update(done.replace(diagnosis=final))  # a new state repaints the row anyway
+    assert model.diagnosis(model.record_at(0)) is final
+    assert not model.is_diagnosing()
+
+
+def test_a_long_finished_run_without_a_diagnosis_is_diagnosed_off_the_gui_thread(
+        qtbot: QtBot) -> None:
+    model = ResultsModel()
+    loaded = _curved(14, 0.9, 0.88, epochs=20_000)  # as a session file brings it
+    model.set_records([loaded])
+    column = model.column_keys().index("diagnosis")
+    with qtbot.waitSignal(model.dataChanged, timeout=5000) as changed:
+        assert model.diagnosis(loaded) is None  # blank until the thread's answer comes
+        assert model.is_diagnosing()
+    assert changed.args[0].column() == column == changed.args[1].column()
+    assert not model.is_diagnosing()
+    found = model.diagnosis(loaded)
+    assert found is not None
+    assert repr(found) == repr(diagnose(loaded))
+    assert "so far" not in found.detail
+    assert model.index(0, column).data() == found.label
+    assert model.diagnosis(loaded) is found  # once
+
+
+def test_a_late_diagnosis_of_a_run_queued_again_meanwhile_is_dropped(qtbot: QtBot) -> None:
+    model = ResultsModel()
+    loaded = _curved(14, 0.9, 0.88, epochs=20_000, state=ExperimentState.INTERRUPTED)
+    model.set_records([loaded])
+    assert model.diagnosis(loaded) is None  # asked for, and at once queued again:
+    queued = loaded.requeued()
+    model.update_record(queued)
+    repainted: list[int] = []
+    model.dataChanged.connect(lambda a, *_: repainted.append(a.column()))
     qtbot.waitUntil(lambda: not model.is_diagnosing(), timeout=5000)
-    final = model.diagnosis(done)
-    assert final is not None
-    assert "so far" not in final.detail
-    assert model.diagnosis(done) is final
+    assert repainted == []
+    assert model.diagnosis(queued) is None
 
 
 def test_only_the_cells_whose_text_changed_are_repainted(qtbot: QtBot) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dnnstudio.core.advisor import diagnose
 from dnnstudio.core.data.dataset import Splits
 from dnnstudio.core.data.spec import DatasetSpec
 from dnnstudio.core.hyperparams import Hyperparameters
@@ -28,6 +29,7 @@ from dnnstudio.core.training import (
 )
 from dnnstudio.runs.messages import (
     HISTORY_PART_EPOCHS,
+    LIVE_DIAGNOSIS_EPOCHS,
     Failed,
     Finished,
     HistoryPart,
@@ -45,7 +47,7 @@ from dnnstudio.runs.pool import (
     _Worker,
 )
 from dnnstudio.runs.queue import ExperimentQueue
-from dnnstudio.runs.records import ExperimentState
+from dnnstudio.runs.records import ExperimentRecord, ExperimentState
 from dnnstudio.runs.worker import send_finished, worker_main
 
 DEADLINE = 30.0
@@ -239,6 +241,34 @@ def test_a_worker_streams_a_long_history_instead_of_sending_it_twice() -> None:
         thread.join(DEADLINE)
         ours.close()
         theirs.close()
+
+
+def test_a_long_run_is_diagnosed_by_its_worker_as_the_window_would(pool: WorkerPool) -> None:
+    hp = Hyperparameters(alpha=0.5, epochs=40_000, hidden=(3,))
+    pool.submit(_job(1, hp))
+    seen = _wait_for(pool, lambda m: isinstance(m, Finished | Failed))
+    record = ExperimentRecord(1, hp).started()
+    diagnosed_at = []
+    for message in seen:
+        if isinstance(message, Progress):
+            record = record.progressed(message.records)
+            if message.diagnosis is not None:
+                diagnosed_at.append(record.epochs_run)
+                # What the window would have made of the record these epochs built.
+                assert repr(message.diagnosis) == repr(diagnose(record))
+                assert "so far" in message.diagnosis.detail
+    assert diagnosed_at, "no live diagnosis"
+    assert diagnosed_at[0] > LIVE_DIAGNOSIS_EPOCHS
+    assert all(b >= 1.25 * a for a, b in zip(diagnosed_at, diagnosed_at[1:], strict=False))
+    finished = seen[-1]
+    assert isinstance(finished, Finished)
+    assert finished.diagnosis is not None
+    assert repr(finished.diagnosis) == repr(diagnose(record.finished(finished.result)))
+    # A short run is diagnosed where it is shown.
+    pool.submit(_job(2, hp.replace(epochs=LIVE_DIAGNOSIS_EPOCHS)))
+    short = _wait_for(pool, lambda m: isinstance(m, Finished | Failed))
+    assert isinstance(short[-1], Finished)
+    assert all(getattr(m, "diagnosis", None) is None for m in short)
 
 
 def test_a_short_run_s_progress_is_not_kept_by_the_pool(pool: WorkerPool) -> None:

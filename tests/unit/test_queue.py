@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
+from dnnstudio.core.advisor import diagnose
 from dnnstudio.core.data.spec import DatasetSpec
 from dnnstudio.core.hyperparams import Hyperparameters
 from dnnstudio.core.training import EpochRecord, TrainResult, train
@@ -508,3 +510,32 @@ def test_a_cross_validated_experiment_reports_progress_over_all_its_folds(
     assert now.progress == pytest.approx((2 * 20 + 5) / 80)
     assert now.epochs_run == 10  # the curves are the first fold's
     assert queue.duplicate(record.id).folds == 4
+
+
+def test_the_worker_s_diagnoses_reach_the_record_until_its_state_changes(
+    queue: ExperimentQueue, executor: FakeExecutor, results: dict[str, TrainResult]
+) -> None:
+    live, later, final = (diagnose({"train_cost": np.linspace(1.0, end, 50)})
+                          for end in (0.9, 0.5, 0.1))
+    first, second = queue.add(HP), queue.add(HP)
+    epochs = tuple(EpochRecord(n, 0.6, 0.7, 0.8, 0.75, 0.5, 0.01 * n) for n in (1, 2, 3))
+    queue.handle([Progress(first.id, epochs[:1], diagnosis=live), Progress(first.id, epochs[1:2])])
+    assert queue.records[first.id].diagnosis is live  # until the next one comes
+    queue.handle([Progress(first.id, epochs[2:], diagnosis=later)])
+    assert queue.records[first.id].diagnosis is later
+    queue.prune(first.id, "pruned at epoch 3: worse than the median")
+    executor.outbox.append(Finished(first.id, results["cancelled"], diagnosis=final))
+    queue.handle(executor.poll(0))
+    record = queue.records[first.id]
+    assert record.state is ExperimentState.PRUNED
+    assert record.diagnosis is final  # pruned is a cancel's end: the same curve
+    # Failed or interrupted, a run's live diagnosis no longer says what its state shows.
+    executor.outbox += [Progress(second.id, epochs[:1], diagnosis=live), Failed(second.id, "died")]
+    queue.handle(executor.poll(0))
+    assert queue.records[second.id].diagnosis is None
+    queue.requeue(second.id)
+    queue.handle([Progress(second.id, epochs[:1], diagnosis=live)])
+    assert queue.records[second.id].diagnosis is live
+    queue.abandon_running("interrupted: the window closed")
+    assert queue.records[second.id].state is ExperimentState.INTERRUPTED
+    assert queue.records[second.id].diagnosis is None

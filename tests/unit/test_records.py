@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from dnnstudio.core.advisor import diagnose
 from dnnstudio.core.data.spec import DatasetSpec
 from dnnstudio.core.hyperparams import Hyperparameters
 from dnnstudio.core.training import HISTORY_FIELDS, EpochRecord, train
@@ -72,6 +73,26 @@ def test_failed_keeps_the_history_so_far_and_says_why() -> None:
     assert failed.epochs_run == 1
     assert failed.finished_at is not None
     assert failed.state.can_requeue()
+
+
+def test_a_diagnosis_holds_until_the_state_changes_without_bringing_one() -> None:
+    so_far = diagnose({"train_cost": np.linspace(1.0, 0.5, 50)}, running=True)
+    whole = diagnose({"train_cost": np.linspace(1.0, 0.1, 50)})
+    record = ExperimentRecord(id=1, hyperparameters=HP).started()
+    record = record.progressed([_epoch(1, 0.1)], so_far)
+    assert record.diagnosis is so_far
+    record = record.progressed([_epoch(2, 0.1)]).replace(note="kept")
+    assert record.diagnosis is so_far  # until the next one
+    assert record.failed("died").diagnosis is None
+    assert record.replace(state=ExperimentState.INTERRUPTED).diagnosis is None
+    assert record.replace(state=ExperimentState.RUNNING).diagnosis is so_far  # no change
+    result = train(HP, DatasetSpec().load().training_data())
+    assert record.finished(result).diagnosis is None
+    ended = record.finished(result, diagnosis=whole)
+    assert ended.diagnosis is whole
+    assert ended.pruned("pruned at epoch 2").diagnosis is whole  # the same curve
+    assert ended.requeued().diagnosis is None
+    assert ended.requeued().started().diagnosis is None
 
 
 def test_requeued_is_fresh_but_keeps_note_group_and_creation_time() -> None:

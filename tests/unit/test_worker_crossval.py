@@ -6,12 +6,23 @@ import time
 
 import numpy as np
 
+from dnnstudio.core.advisor import diagnose
 from dnnstudio.core.crossval import cross_validate
 from dnnstudio.core.data.spec import DatasetSpec
 from dnnstudio.core.hyperparams import Hyperparameters
 from dnnstudio.core.training import HISTORY_FIELDS, TrainStatus
-from dnnstudio.runs.messages import Failed, Finished, Job, Message, Progress, Snapshot, Started
+from dnnstudio.runs.messages import (
+    LIVE_DIAGNOSIS_EPOCHS,
+    Failed,
+    Finished,
+    Job,
+    Message,
+    Progress,
+    Snapshot,
+    Started,
+)
 from dnnstudio.runs.pool import WorkerPool
+from dnnstudio.runs.records import ExperimentRecord
 
 DEADLINE = 60.0
 
@@ -76,3 +87,25 @@ def test_a_job_with_folds_cross_validates_in_a_worker() -> None:
     failed = bad[0]
     assert isinstance(failed, Failed)
     assert failed.reason == "cross-validation needs a whole number of folds >= 2, not 1."
+
+
+def test_a_long_cross_validated_run_is_diagnosed_on_its_first_fold_then_on_the_average(
+) -> None:
+    spec = DatasetSpec(name="moons", seed=3)
+    hp = Hyperparameters(alpha=0.5, epochs=LIVE_DIAGNOSIS_EPOCHS + 3_000, hidden=(3,))
+    with WorkerPool(1) as pool:
+        messages = _run(pool, Job(1, hp.to_dict(), spec.to_dict(), folds=2))
+    record = ExperimentRecord(1, hp, folds=2).started()
+    live = []
+    for message in messages:
+        if isinstance(message, Progress):
+            record = record.progressed(message.records)  # the first fold's, as shown live
+            if message.diagnosis is not None:
+                assert message.fold == 0
+                assert repr(message.diagnosis) == repr(diagnose(record))
+                live.append(message.diagnosis)
+    assert live, "no live diagnosis"
+    finished = messages[-1]
+    assert isinstance(finished, Finished), finished
+    assert finished.diagnosis is not None
+    assert repr(finished.diagnosis) == repr(diagnose(record.finished(finished.result)))

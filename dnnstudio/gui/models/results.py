@@ -32,6 +32,7 @@ from PySide6.QtGui import QBrush, QColor, QFont
 
 from ...core.advisor import Diagnosis, diagnose
 from ...core.hyperparams import Hyperparameters
+from ...runs.messages import LIVE_DIAGNOSIS_EPOCHS
 from ...runs.priority import lower_thread_priority
 from ...runs.records import ExperimentRecord, ExperimentState
 from ..palette import color_for
@@ -163,14 +164,6 @@ def differing_fields(hps: Sequence[Hyperparameters]) -> list[str]:
     return [name for name in dicts[0] if any(d[name] != dicts[0][name] for d in dicts[1:])]
 
 
-LIVE_DIAGNOSIS_EPOCHS = 10_000
-"""Up to this many epochs, an experiment's diagnosis is computed when a cell needs it (a
-running one's follows every update). Beyond, it is computed in a worker thread, while the run
-goes on each time its epochs have grown by a quarter (the advisor reads the whole curve:
-~9 ms at 300,000 epochs, too long a stretch for the GUI thread), and the cell shows the
-previous one until then."""
-
-
 class _DiagnosisRelay(QObject):
     """Lives in the GUI thread; a task emits through it, so the slot runs there."""
 
@@ -179,6 +172,8 @@ class _DiagnosisRelay(QObject):
 
 
 class _DiagnosisTask(QRunnable):
+    """The diagnosis of a long finished run that came without one (from a session file)."""
+
     def __init__(self, record: ExperimentRecord, key: tuple[Any, ...],
                  relay: _DiagnosisRelay) -> None:
         super().__init__()
@@ -242,18 +237,22 @@ class ResultsModel(RecordListModel):
         (experiment, epochs run, state) so that repaints do not repeat it. The start time is
         part of the key too: a run queued again may end in the same state at the same epoch.
 
-        An experiment past :data:`LIVE_DIAGNOSIS_EPOCHS` is diagnosed in a worker thread
-        (:meth:`is_diagnosing`), while it runs only each time its epochs have grown by a
-        quarter; until that is done, this gives the run's previous diagnosis (None if it has
-        none yet), and the cell is repainted when the new one arrives.
+        A run past :data:`~dnnstudio.runs.messages.LIVE_DIAGNOSIS_EPOCHS` is diagnosed by its
+        worker process (``record.diagnosis``): while it trains, each time its epochs have grown
+        by a quarter (None until the first), and once on its whole curve when it ends. Reading
+        a 300,000-epoch curve is ~9 ms of Python, which in this process would hold up the
+        window's thread. A long finished run that came without one (from a session file) is
+        diagnosed in a thread of this model's (:meth:`is_diagnosing`); the cell is repainted
+        when that is done.
         """
         if record.state is ExperimentState.QUEUED:
             return None
-        epochs = record.epochs_run
-        long = epochs > LIVE_DIAGNOSIS_EPOCHS
+        if record.diagnosis is not None:
+            return record.diagnosis
+        long = record.epochs_run > LIVE_DIAGNOSIS_EPOCHS
         if long and record.state is ExperimentState.RUNNING:
-            epochs = -int(math.log(epochs / LIVE_DIAGNOSIS_EPOCHS) / math.log(1.25))
-        key = (epochs, record.state, record.started_at)
+            return None  # its worker's first diagnosis is still to come
+        key = (record.epochs_run, record.state, record.started_at)
         cached = self._diagnoses.get(record.id)
         if cached is not None and cached[0] == key:
             return cached[1]
@@ -261,15 +260,13 @@ class ResultsModel(RecordListModel):
             if self._in_flight.get(record.id) != key:
                 self._in_flight[record.id] = key
                 self._pool.start(_DiagnosisTask(record, key, self._relay))
-            if cached is not None and cached[0][2] == record.started_at:
-                return cached[1]  # this run's previous diagnosis, until the new one comes
             return None
         found = diagnose(record)
         self._diagnoses[record.id] = (key, found)
         return found
 
     def is_diagnosing(self) -> bool:
-        """Whether a live diagnosis is being worked out in the worker thread."""
+        """Whether a long finished run's diagnosis is being worked out in a thread."""
         return bool(self._in_flight)
 
     def _on_diagnosed(self, experiment_id: int, key: tuple[Any, ...],
@@ -280,14 +277,11 @@ class ResultsModel(RecordListModel):
         if row is None or found is None:
             return
         record = self._records[row]
-        if record.started_at != key[2] or (record.state is not key[1]
-                                           and record.state.is_finished()):
-            return  # run again since, or finished (diagnosed on its whole curve)
-        cached = self._diagnoses.get(experiment_id)
+        if (record.epochs_run, record.state, record.started_at) != key:
+            return  # queued or run again since
         self._diagnoses[experiment_id] = (key, found)
-        if cached is None or _shown(cached[1]) != _shown(found):
-            column = self._columns.index(self._diagnosis_column)
-            self.dataChanged.emit(self.index(row, column), self.index(row, column))
+        column = self._columns.index(self._diagnosis_column)
+        self.dataChanged.emit(self.index(row, column), self.index(row, column))
 
     # -- Qt model API ----------------------------------------------------------------------
     def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
@@ -391,18 +385,29 @@ class ResultsModel(RecordListModel):
     def _changed_columns(self, old: ExperimentRecord, new: ExperimentRecord) -> list[int]:
         if old.state is not new.state or old.message != new.message:
             return list(range(len(self._columns)))  # colours and tooltips follow the state
-        cached = self._diagnoses.get(new.id)
-        before = None if cached is None else _shown(cached[1])
+        known, before = self._shown_before(old)
         changed = []
         for i, column in enumerate(self._columns):
             if column is self._diagnosis_column:
-                # The old record's diagnosis is the one cached, if it was ever shown; the new
-                # one is computed now, as the repaint would.
-                if cached is None or _shown(self.diagnosis(new)) != before:
+                # The new record's diagnosis is computed now, as the repaint would.
+                if not known or _shown(self.diagnosis(new)) != before:
                     changed.append(i)
             elif column.text(old) != column.text(new):
                 changed.append(i)
         return changed
+
+    def _shown_before(self, old: ExperimentRecord) -> tuple[bool, tuple[str, str] | None]:
+        """Whether what ``old``'s diagnosis cell shows is known without diagnosing it, and
+        what that is."""
+        if old.state is ExperimentState.QUEUED:
+            return True, None
+        if old.diagnosis is not None:
+            return True, _shown(old.diagnosis)
+        cached = self._diagnoses.get(old.id)
+        if cached is not None and cached[0] == (old.epochs_run, old.state, old.started_at):
+            return True, _shown(cached[1])
+        # A long run without its worker's diagnosis shows none until one comes.
+        return old.epochs_run > LIVE_DIAGNOSIS_EPOCHS, None
 
     def _make_columns(self) -> list[Column]:
         varying = differing_fields([r.hyperparameters for r in self._records])

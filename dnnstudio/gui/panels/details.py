@@ -38,7 +38,8 @@ def describe(record: ExperimentRecord) -> str:
             f"{_figure(record.test_metric)}, cost {_figure(record.test_cost)}"
         )
     if record.state is not ExperimentState.QUEUED:
-        found = diagnose(record)
+        # A long run's comes from its worker; reading its whole curve here would take ms.
+        found = record.diagnosis if record.diagnosis is not None else diagnose(record)
         lines.append(f"<b>Diagnosis:</b> {html.escape(found.label)} — {html.escape(found.text)}")
     hp = record.hyperparameters.to_dict()
     chosen = ", ".join(f"{name} = {html.escape(hp_text(name, value))}"

@@ -227,7 +227,8 @@ class SearchManager(QObject):
         key = (record.id, record.state.value, record.epochs_run)
         cached = self._verdicts.get(key)
         if cached is None:
-            diagnosis: Any = diagnose(record)
+            diagnosis: Any = (record.diagnosis if record.diagnosis is not None
+                              else diagnose(record))
             cached = (str(diagnosis.label), str(diagnosis.text))
             if record.state.is_finished():
                 self._verdicts[key] = cached
