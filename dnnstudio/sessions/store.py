@@ -300,6 +300,31 @@ def _history_array(blob: Any, epochs: Any) -> np.ndarray:
     return np.frombuffer(blob, dtype=_HISTORY_DTYPE).reshape(epochs, len(HISTORY_FIELDS))
 
 
+def _history_rows(experiment_id: int, first_epoch: int,
+                  rows: Sequence[EpochLike]) -> tuple[int, int, np.ndarray] | None:
+    """``(id, first_epoch, figures)`` to store, figures ``(epochs, 6)``; None for no rows.
+
+    Raises ValueError if the rows are not epochs ``first_epoch, first_epoch + 1, ...``.
+    """
+    if not rows:
+        return None
+    if isinstance(rows, EpochRows):
+        epochs = rows.array[:, 0]
+        figures = rows.array[:, 1:]
+    else:
+        epochs = np.array([row.epoch for row in rows], dtype=np.float64)
+        figures = np.array([[getattr(row, name) for name in HISTORY_FIELDS]
+                            for row in rows], dtype=np.float64)
+    expected = np.arange(first_epoch, first_epoch + len(epochs))
+    if not np.array_equal(epochs, expected):
+        offset = int(np.argmax(epochs != expected))
+        raise ValueError(
+            f"history rows must be epochs {first_epoch}, {first_epoch + 1}, ...; "
+            f"row {offset} is epoch {epochs[offset]:g}"
+        )
+    return int(experiment_id), first_epoch, figures
+
+
 # -- values ---------------------------------------------------------------------------------------
 
 class EpochLike(Protocol):
@@ -1049,53 +1074,77 @@ class SessionStore:
             before ``first_epoch`` are missing, or the experiment is not in the session
             (:meth:`put_experiment` it first).
         """
-        if not rows:
-            return
-        if isinstance(rows, EpochRows):
-            epochs = rows.array[:, 0]
-            figures = rows.array[:, 1:]
-        else:
-            epochs = np.array([row.epoch for row in rows], dtype=np.float64)
-            figures = np.array([[getattr(row, name) for name in HISTORY_FIELDS]
-                                for row in rows], dtype=np.float64)
-        expected = np.arange(first_epoch, first_epoch + len(epochs))
-        if not np.array_equal(epochs, expected):
-            offset = int(np.argmax(epochs != expected))
+        [error] = self.append_histories([(experiment_id, first_epoch, rows)])
+        if error is not None:
+            raise error
+
+    def append_histories(
+        self, appends: Sequence[tuple[int, int, Sequence[EpochLike]]]
+    ) -> list[ValueError | None]:
+        """:meth:`append_history` for each ``(experiment_id, first_epoch, rows)``, all in one
+        transaction: the file is synced once, not once per experiment (every sync is a
+        burst of disk work that the window's thread felt).
+
+        An append that :meth:`append_history` would refuse is left out and the others are
+        made; the result has, in order, None for each append made and the ValueError for
+        each one left out.
+        """
+        prepared: list[tuple[int, int, np.ndarray] | ValueError | None] = []
+        for experiment_id, first_epoch, rows in appends:
+            try:
+                prepared.append(_history_rows(experiment_id, first_epoch, rows))
+            except ValueError as exc:
+                prepared.append(exc)
+        errors: list[ValueError | None] = [
+            item if isinstance(item, ValueError) else None for item in prepared]
+        chunks = [(i, item) for i, item in enumerate(prepared) if isinstance(item, tuple)]
+        if not chunks:
+            return errors
+        what = ("the history of experiment " + ", ".join(str(c[0]) for _, c in chunks))
+        with self._write(what) as db:
+            for i, (ident, first_epoch, figures) in chunks:
+                # Each in a savepoint of its own, so a refused one leaves nothing behind.
+                db.execute("SAVEPOINT append_history")
+                try:
+                    self._append_chunk(db, ident, first_epoch, figures)
+                except ValueError as exc:
+                    db.execute("ROLLBACK TO append_history")
+                    errors[i] = exc
+                db.execute("RELEASE append_history")
+        return errors
+
+    @staticmethod
+    def _append_chunk(db: sqlite3.Connection, ident: int, first_epoch: int,
+                      figures: np.ndarray) -> None:
+        last = first_epoch + len(figures) - 1
+        found = db.execute("UPDATE experiments SET epochs_run = MAX(epochs_run, ?) "
+                           "WHERE id = ?", (last, ident)).rowcount
+        if not found:
             raise ValueError(
-                f"history rows must be epochs {first_epoch}, {first_epoch + 1}, ...; "
-                f"row {offset} is epoch {epochs[offset]:g}"
+                f"experiment {ident} is not in the session; put_experiment() it first"
             )
-        ident = int(experiment_id)
-        last = first_epoch + len(epochs) - 1
-        with self._write(f"the history of experiment {experiment_id}") as db:
-            found = db.execute("UPDATE experiments SET epochs_run = MAX(epochs_run, ?) "
-                               "WHERE id = ?", (last, ident)).rowcount
-            if not found:
-                raise ValueError(
-                    f"experiment {experiment_id} is not in the session; put_experiment() it first"
-                )
-            # What is stored from first_epoch on is replaced: later chunks go, and a chunk
-            # that runs past first_epoch is cut there.
-            db.execute("DELETE FROM history WHERE experiment_id = ? AND first_epoch >= ?",
-                       (ident, first_epoch))
-            # Not the chunk's data: reading its megabyte back on every append of a long run
-            # cost a quarter of the writing. It is read only when it must be cut.
-            before = db.execute(
-                "SELECT first_epoch, epochs FROM history WHERE experiment_id = ? "
-                "ORDER BY first_epoch DESC LIMIT 1", (ident,)).fetchone()
-            stored_to = 0 if before is None else before[0] + before[1] - 1
-            if stored_to < first_epoch - 1:
-                raise ValueError(
-                    f"experiment {experiment_id} has {stored_to} epochs stored; the next "
-                    f"epoch to store is {stored_to + 1}, not {first_epoch}")
-            if stored_to >= first_epoch:
-                kept = first_epoch - before[0]
-                size = kept * len(HISTORY_FIELDS) * _HISTORY_DTYPE.itemsize
-                [data] = db.execute(
-                    "SELECT substr(data, 1, ?) FROM history WHERE experiment_id = ? "
-                    "AND first_epoch = ?", (size, ident, before[0])).fetchone()
-                db.execute(_INSERT_CHUNK, (ident, before[0], kept, data))
-            db.execute(_INSERT_CHUNK, (ident, first_epoch, len(epochs), _history_blob(figures)))
+        # What is stored from first_epoch on is replaced: later chunks go, and a chunk
+        # that runs past first_epoch is cut there.
+        db.execute("DELETE FROM history WHERE experiment_id = ? AND first_epoch >= ?",
+                   (ident, first_epoch))
+        # Not the chunk's data: reading its megabyte back on every append of a long run
+        # cost a quarter of the writing. It is read only when it must be cut.
+        before = db.execute(
+            "SELECT first_epoch, epochs FROM history WHERE experiment_id = ? "
+            "ORDER BY first_epoch DESC LIMIT 1", (ident,)).fetchone()
+        stored_to = 0 if before is None else before[0] + before[1] - 1
+        if stored_to < first_epoch - 1:
+            raise ValueError(
+                f"experiment {ident} has {stored_to} epochs stored; the next "
+                f"epoch to store is {stored_to + 1}, not {first_epoch}")
+        if stored_to >= first_epoch:
+            kept = first_epoch - before[0]
+            size = kept * len(HISTORY_FIELDS) * _HISTORY_DTYPE.itemsize
+            [data] = db.execute(
+                "SELECT substr(data, 1, ?) FROM history WHERE experiment_id = ? "
+                "AND first_epoch = ?", (size, ident, before[0])).fetchone()
+            db.execute(_INSERT_CHUNK, (ident, before[0], kept, data))
+        db.execute(_INSERT_CHUNK, (ident, first_epoch, len(figures), _history_blob(figures)))
 
     def put_history(self, record: ExperimentRecord) -> None:
         """Replace an experiment's stored history with the record's whole history."""

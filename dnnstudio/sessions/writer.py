@@ -170,15 +170,28 @@ class SessionWriter:
 
     def _write_epochs(self, store: SessionStore,
                       epochs: dict[int, list[Sequence[EpochRecord]]]) -> None:
+        if not epochs:
+            return
+        appends = []
         for experiment_id, batches in epochs.items():
             rows = EpochRows(np.concatenate([EpochRows.from_records(b).array for b in batches]))
-            self._guard(functools.partial(store.append_history, experiment_id,
-                                          rows[0].epoch, rows))
+            appends.append((experiment_id, int(rows.array[0, 0]), rows))
         epochs.clear()
+
+        def write() -> None:
+            # Every running experiment's epochs in one transaction: one sync of the file.
+            for error in store.append_histories(appends):
+                if error is not None:
+                    self._report(error)
+
+        self._guard(write)
 
     def _guard(self, write: Callable[[], Any]) -> None:
         try:
             write()
         except Exception as exc:  # a full disk must not end the writer
-            if self._on_error is not None:
-                self._on_error(f"Could not write the session file {self.path}: {exc}")
+            self._report(exc)
+
+    def _report(self, exc: Exception) -> None:
+        if self._on_error is not None:
+            self._on_error(f"Could not write the session file {self.path}: {exc}")

@@ -270,6 +270,37 @@ def test_append_history_checks_its_rows(session_path: Path) -> None:
         assert store.load().records[0].history["train_cost"] == []
 
 
+def test_several_experiments_append_in_one_transaction_and_a_refused_one_is_left_out(
+        session_path: Path) -> None:
+    hp = Hyperparameters(epochs=20)
+    one, two = (ExperimentRecord(id=i, hyperparameters=hp, created_at=1.0).started(when=2.0)
+                for i in (1, 2))
+    with SessionStore.create(session_path) as store:
+        store.put_experiment(one)
+        store.put_experiment(two)
+        store.append_history(2, 1, _rows(1, 2))
+        statements: list[str] = []
+        store._connection().set_trace_callback(statements.append)
+        errors = store.append_histories([
+            (1, 1, _rows(1, 4)),
+            (2, 5, _rows(5, 2)),  # epochs 3-4 are missing: refused, and nothing of it kept
+            (3, 1, _rows(1, 2)),  # not in the session
+            (2, 3, _rows(3, 3)),
+            (1, 5, []),
+        ])
+        store._connection().set_trace_callback(None)
+        assert [type(e) for e in errors] == [type(None), ValueError, ValueError, type(None),
+                                             type(None)]
+        assert "the next epoch to store is 3, not 5" in str(errors[1])
+        assert "not in the session" in str(errors[2])
+        assert statements.count("COMMIT") == 1
+        assert store.append_histories([]) == []
+    with SessionStore.open(session_path) as store:
+        got = {r.id: r for r in store.load().records}
+    assert_same_record(got[1], one.progressed(_rows(1, 4)))
+    assert_same_record(got[2], two.progressed(_rows(1, 5)))
+
+
 def test_put_history_replaces_the_whole_curve(session_path: Path) -> None:
     records = _filled(session_path)
     running = records[4]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from dnnstudio.core.hyperparams import Hyperparameters
 from dnnstudio.core.training import EpochRecord, EpochRows
@@ -62,3 +65,30 @@ def test_a_failed_write_is_reported_and_writing_goes_on(tmp_path: Path) -> None:
     assert "experiment 7 is not in the session" in errors[0]
     assert str(path) in errors[0]
     assert _stored(path).state is ExperimentState.COMPLETED
+
+
+def test_running_experiments_epochs_are_written_together_and_a_refused_one_is_reported(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[list[int]] = []
+    original = SessionStore.append_histories
+
+    def counted(self: SessionStore, appends: Any) -> Any:
+        calls.append([experiment_id for experiment_id, _, _ in appends])
+        return original(self, appends)
+
+    monkeypatch.setattr(SessionStore, "append_histories", counted)
+    errors: list[str] = []
+    path = tmp_path / "s.dnnsession"
+    writer = SessionWriter(path, create=True, on_error=errors.append, flush_interval=60)
+    for ident in (1, 2):
+        writer.put_experiment(ExperimentRecord(id=ident, hyperparameters=Hyperparameters())
+                              .started())
+    for first in (1, 4):
+        for ident in (1, 7, 2):  # 7 was never put
+            writer.append_history(ident, _epochs(first, 3))
+    writer.close()
+    assert calls == [[1, 7, 2]]  # one transaction for all of them
+    assert len(errors) == 1
+    assert "experiment 7 is not in the session" in errors[0]
+    with SessionStore.open(path, read_only=True) as store:
+        assert [r.epochs_run for r in store.load().records] == [6, 6]
