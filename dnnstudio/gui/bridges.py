@@ -32,7 +32,8 @@ class PoolBridge(QThread):
 
     def run(self) -> None:
         # Reading and unpacking 35,000 epochs a second of two tiny runs keeps this thread
-        # busy in bursts; niced, it never holds the core the window's thread wakes up on.
+        # busy in bursts; in the idle class, it never holds the core the window's thread
+        # wakes up on.
         lower_thread_priority()
         while not self.isInterruptionRequested():
             messages = self._pool.poll(self._interval)
