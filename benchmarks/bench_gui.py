@@ -6,8 +6,9 @@
    (lateness = actual interval - 5 ms). Reported: the 99th percentile and the maximum over
    the whole run (from queuing the two experiments to both finished) and over the steady
    part (both training). Floors, in the same window before training: idle, and with both
-   cores kept busy by two other processes (at normal priority, and at nice 10): at most what
-   the workers' CPU use alone (in the idle scheduling class) does to the GUI thread. Also:
+   cores kept busy by two other processes (at normal priority, at nice 10, and in the idle
+   scheduling class as the workers are: what the workers' CPU use alone does to the GUI
+   thread; a run whose idle-class floor is late at p99 is named as noisy). Also:
    how many progress messages arrived and frames were drawn, what handling them cost the
    GUI thread, its garbage collections, and how far behind the workers the window was at
    the end.
@@ -316,12 +317,16 @@ def responsiveness_child(scenario: Scenario, *, idle_s: float, timeout_s: float,
         # scheduling, without any message or drawing), at normal priority and niced.
         ticker.start()
 
-        def floor(seconds: float, nice: int | None) -> dict[str, float]:
+        def floor(seconds: float, nice: int | str | None) -> dict[str, float]:
+            # "idle": in the idle scheduling class, as the workers are.
+            spin = ("import os\nos.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))\n"
+                    if nice == "idle" else "") + "while True: pass"
             hogs = [] if nice is None else [
-                subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+                subprocess.Popen([sys.executable, "-c", spin]) for _ in range(2)]
             try:
                 for hog in hogs:
-                    os.setpriority(os.PRIO_PROCESS, hog.pid, nice or 0)
+                    if isinstance(nice, int):
+                        os.setpriority(os.PRIO_PROCESS, hog.pid, nice)
                 t0 = time.perf_counter()
                 if hogs:  # let them start
                     wait_until(lambda: time.perf_counter() - t0 >= 0.3, 5, "busy processes")
@@ -336,6 +341,7 @@ def responsiveness_child(scenario: Scenario, *, idle_s: float, timeout_s: float,
         idle = floor(idle_s, None)
         busy = floor(idle_s, 0)
         busy_niced = floor(idle_s, 10)
+        busy_idle = floor(idle_s, "idle")
 
         # Count and time everything the GUI thread does with the workers' messages: the
         # queue's handle() runs every listener (records, session writer, tables, plots).
@@ -402,6 +408,7 @@ def responsiveness_child(scenario: Scenario, *, idle_s: float, timeout_s: float,
             "idle": idle,
             "busy_cores": busy,
             "busy_cores_niced": busy_niced,
+            "busy_cores_idle_class": busy_idle,
             "whole": {"seconds": wall, **_lateness(ticks, t_add, t_done + 0.1)},
             "whole_lateness_ms": [1000 * (b - a) - TICK_MS for a, b in zip(
                 ticks[:-1], ticks[1:], strict=False) if t_add <= b <= t_done + 0.1],
@@ -713,7 +720,8 @@ def _noisy(cores: float) -> str:
 def _print_responsiveness(r: dict[str, Any]) -> None:
     print(f"Responsiveness, {r['scenario']}: two experiments of {r['workload']}")
     for key, title in (("idle", "idle window"), ("busy_cores", "2 busy procs"),
-                       ("busy_cores_niced", "same, nice 10"), ("whole", "whole run"),
+                       ("busy_cores_niced", "same, nice 10"),
+                       ("busy_cores_idle_class", "same, idle class"), ("whole", "whole run"),
                        ("steady", "both training")):
         s = r[key]
         seconds = f" over {s['seconds']:.1f} s" if "seconds" in s else ""
@@ -749,10 +757,13 @@ def _pooled(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Every tick of every run of one workload together: on a shared machine one run's 99th
     percentile moves by a millisecond from run to run, so the verdict is on all of them."""
     ticks = [v for r in runs for v in r["whole_lateness_ms"]]
-    # A run whose floor with both cores busy (two plain busy loops, no app work) is itself
-    # late at p99 measured a noisy moment of the machine, not the app: named, and the
-    # others pooled on their own too. The verdict stays on every run.
-    noisy = [i + 1 for i, r in enumerate(runs) if r["busy_cores"]["p99_ms"] > GOALS["p99_ms"]]
+    # A run whose floor with both cores busy as the workers keep them (two busy loops in the
+    # idle class, no app work) is itself late at p99 measured a noisy moment of the machine,
+    # not the app: named, and the others pooled on their own too. (The floor at normal
+    # priority shares each core with the window's thread by design: at p99 it is often
+    # above 2 ms on a quiet machine.) The verdict stays on every run.
+    noisy = [i + 1 for i, r in enumerate(runs)
+             if r["busy_cores_idle_class"]["p99_ms"] > GOALS["p99_ms"]]
     quiet = [v for i, r in enumerate(runs) if i + 1 not in noisy
              for v in r["whole_lateness_ms"]]
     return {"runs": len(runs), "ticks": len(ticks), "p99_ms": percentile(ticks, 99),
@@ -777,7 +788,8 @@ def _print_pooled(name: str, p: dict[str, Any]) -> None:
                   else "no other run")
         which = "run" if len(p["noisy_runs"]) == 1 else "runs"
         print(f"  {which} {', '.join(map(str, p['noisy_runs']))} of {name}: the floor with both "
-              f"cores busy was itself above {GOALS['p99_ms']:g} ms at p99 (a noisy machine); "
+              f"cores busy in the idle class was itself above {GOALS['p99_ms']:g} ms at p99 (a "
+              f"noisy machine); "
               f"{others}", flush=True)
 
 
