@@ -363,6 +363,11 @@ def _sst(task: Task, y: np.ndarray) -> float:
     return float(np.sum((yf - yf.mean()) ** 2))
 
 
+def metric_name(task: Task) -> str:
+    """The metric a task is measured by: ``"r2"`` for regression, else ``"accuracy"``."""
+    return "r2" if task is Task.REGRESSION else "accuracy"
+
+
 def _metric(task: Task, score: Any, m: int, sst: float) -> Any:
     """Accuracy from counts of correct predictions, or R² from sums of squared errors.
 
@@ -838,7 +843,7 @@ class _Trainer:
             message=message,
             hyperparameters=hp,
             task=self.task,
-            metric="r2" if self.task is Task.REGRESSION else "accuracy",
+            metric=metric_name(self.task),
             epochs_run=self.epochs_run,
             history=History(*curves),
             train_cost=final[0],

@@ -47,6 +47,7 @@ from ..core.training import (
     EpochRows,
     History,
     TrainResult,
+    metric_name,
     train,
 )
 from .messages import (
@@ -320,7 +321,7 @@ def _run_job(conn: Connection, job: Job, cache: _DatasetCache, backlog: deque[An
             spec = DatasetSpec.from_dict(job.dataset)
             loaded = cache.loaded(spec)
             run.hp = hp
-            run.metric = "r2" if loaded.task is Task.REGRESSION else "accuracy"
+            run.metric = metric_name(loaded.task)
             if job.folds is None:
                 data = loaded.training_data()
                 run.send(Started(job.experiment_id, os.getpid(), time.time()))
