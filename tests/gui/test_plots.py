@@ -480,23 +480,67 @@ def test_a_run_that_starts_again_keeps_buffers_for_its_plan(panel: CostPlotsPane
     np.testing.assert_allclose(panel.curves(1)["train_cost"].getData()[1], [2.0, 1.0, 2 / 3])
 
 
-def test_a_frame_draws_one_experiment_and_plot_at_a_time(qtbot: QtBot,
-                                                         panel: CostPlotsPanel) -> None:
-    """So that the GUI thread is never held by the plots for long: the slices of a frame
-    come SLICE_MS apart (the frame timer starts the first one)."""
-    drawn: list[tuple[int, str]] = []
+def test_a_frame_reduces_one_experiment_at_a_time_and_repaints_each_plot_once(
+        qtbot: QtBot, panel: CostPlotsPanel) -> None:
+    """So that the GUI thread is never held by the plots for long: a frame's steps come
+    SLICE_MS apart (the frame timer runs the first); each reduces one experiment's curves
+    in one plot, or hands a plot's reduced curves to their items, all in one step."""
+    drawn: list[tuple[int, str, int]] = []  # (experiment, curve, steps left in the frame)
     for experiment_id in (1, 2):
         panel.add_experiment(experiment_id)
         for name, curve in panel.curves(experiment_id).items():
             curve.sigPlotChanged.connect(
-                lambda *_, key=(experiment_id, name): drawn.append(key))
+                lambda *_, key=(experiment_id, name): drawn.append((*key, len(panel._steps))))
     for experiment_id in (1, 2):
         panel.append(experiment_id, [_record(e, 1.0 / e) for e in range(1, 21)])
     frames = panel.frames_drawn
-    qtbot.waitSignal(panel.curves(1)["train_cost"].sigPlotChanged, timeout=2000).wait()
-    # The frame timer fired: in that turn of the event loop, one experiment and one plot.
-    assert drawn == [(1, "train_cost"), (1, "val_cost")]
+    # The frame timer fired and reduced the first experiment's costs: nothing shown yet.
+    qtbot.waitUntil(lambda: len(panel._steps) == 5, timeout=2000)
+    assert drawn == []
     qtbot.waitUntil(lambda: panel.frames_drawn > frames, timeout=2000)
-    assert drawn == [(1, "train_cost"), (1, "val_cost"), (2, "train_cost"), (2, "val_cost"),
-                     (1, "train_metric"), (1, "val_metric"), (2, "train_metric"),
-                     (2, "val_metric")]
+    # Reduce 1, reduce 2, show the costs (3 steps left); the same for the metric (none left).
+    assert drawn == [(1, "train_cost", 3), (1, "val_cost", 3), (2, "train_cost", 3),
+                     (2, "val_cost", 3), (1, "train_metric", 0), (1, "val_metric", 0),
+                     (2, "train_metric", 0), (2, "val_metric", 0)]
+    assert panel.frames_drawn == frames + 1
+
+
+
+@pytest.mark.qt_log_ignore("does not support propagateSizeHints")
+def test_curves_are_bounded_as_pyqtgraph_would_bound_their_points(
+        qtbot: QtBot, panel: CostPlotsPanel) -> None:
+    """A curve's bounding rectangle comes from the extent the panel hands it (so repaints
+    do not scan its arrays): it must be the one pyqtgraph computes from the same points and
+    pen, the pen's padding included, and follow the view and the log scale."""
+    panel.show()
+    qtbot.waitExposed(panel)
+    panel.add_experiment(1)
+    panel.append(1, [_record(e, 3.0 / e, 3.3 / e if e % 7 == 0 else math.nan)
+                     for e in range(1, 400)])
+    panel.draw_now()
+
+    def assert_bounded_as_pyqtgraph() -> None:
+        panel.cost_view.grab()  # a paint brings the view's transform up to date
+        for name in ("train_cost", "val_cost", "train_metric"):
+            curve = panel.curves(1)[name]
+            plot = panel.cost_plot if "cost" in name else panel.metric_plot
+            reference = pg.PlotCurveItem(*curve.getData(), pen=curve.opts["pen"])
+            reference.setClickable(True, width=curve.opts["mouseWidth"])
+            plot.addItem(reference)
+            try:
+                mine, theirs = curve.boundingRect(), reference.boundingRect()
+                assert mine.width() > 0
+                assert mine.height() > 0
+                for edge in ("left", "right", "top", "bottom"):
+                    assert getattr(mine, edge)() == pytest.approx(
+                        getattr(theirs, edge)(), rel=1e-9, abs=1e-12), (name, edge)
+            finally:
+                plot.removeItem(reference)
+
+    assert_bounded_as_pyqtgraph()
+    panel.cost_plot.setYRange(0, 20, padding=0)  # ten times the height: a pixel is more cost
+    assert_bounded_as_pyqtgraph()
+    panel.set_log_scale(True)
+    panel.draw_now()
+    assert panel.curves(1)["train_cost"].getData()[1].max() == pytest.approx(math.log10(3.0))
+    assert_bounded_as_pyqtgraph()

@@ -3,7 +3,8 @@
 Data arrives often and in small batches (:meth:`CostPlotsPanel.append`); drawing is batched:
 appending only writes into per-experiment NumPy buffers that grow by doubling and marks them
 changed, and a single-shot timer redraws, at most :data:`FRAME_MS` apart, only the curves
-whose buffers changed since the last frame, an experiment and a plot at a time. Each curve
+whose buffers changed since the last frame, in short steps: each experiment's curves of a
+plot are reduced in a step of their own, then the plot's curves are updated together. Each curve
 is created once and updated with ``setData``; each long curve is first reduced to the minimum
 and maximum of each of at most ``MAX_POINTS / 2`` bins (:class:`Envelope`, incrementally),
 which keeps 10,000-epoch curves cheap to draw and to hold.
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPalette, QPen
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -36,9 +37,9 @@ FRAME_MS = 200
 """Shortest time between two frames (five a second: the curves of runs that take seconds to
 minutes look live, and the window keeps its timers on time)."""
 SLICE_MS = 25
-"""Time between the slices of a frame (see :meth:`CostPlotsPanel._on_frame_due`)."""
+"""Time between the steps of a frame (see :meth:`CostPlotsPanel._on_frame_due`)."""
 SLICED_MAX = 4
-"""Most changed experiments whose curves a frame draws one experiment and plot at a time."""
+"""Most changed experiments whose curves a frame reduces one experiment and plot at a time."""
 LEGEND_MAX = 8
 """Most experiments the legend names at once (beyond, the selected ones)."""
 PREALLOCATE_MAX = 1_000_000
@@ -104,8 +105,17 @@ class Envelope:
                 hi = np.where(ok, block, -np.inf).argmax(axis=1)
                 has = ok.any(axis=1)
                 base = np.arange(self.done, whole)[has] * size
-                pair = np.sort(np.stack([lo[has], hi[has]], axis=1), axis=1) + base[:, None]
-                self.parts.append(np.unique(pair.ravel()))
+                lo, hi = lo[has], hi[has]
+                # Each bin's two indices in order, bins in order: sorted already, and a
+                # bin repeats an index only where its extremes are one epoch (np.unique
+                # sorted them again: a third of the reduction).
+                pair = np.empty((len(base), 2), dtype=np.intp)
+                np.minimum(lo, hi, out=pair[:, 0])
+                np.maximum(lo, hi, out=pair[:, 1])
+                pair += base[:, None]
+                keep = np.ones(pair.shape, dtype=bool)
+                keep[:, 1] = lo != hi
+                self.parts.append(pair[keep])
             # One array of the finished bins, so a frame concatenates two arrays, not one
             # per frame so far.
             self.parts = [np.concatenate(self.parts)]
@@ -170,6 +180,54 @@ _HISTORY_ROWS = {
 _METRIC_LABELS = {"accuracy": "accuracy", "r2": "R²"}
 
 
+class _Curve(pg.PlotCurveItem):
+    """A curve item whose bounding rectangle comes from the panel, not from its arrays.
+
+    The panel hands each curve finite points with their extent
+    (``setData(x, y, extent=(x_min, x_max, y_min, y_max))``); pyqtgraph's own
+    rectangle scanned both arrays for NaN-aware bounds and mapped the view's pixel vectors,
+    in Python, on the first repaint after every update: a fifth of a plot's repaint. The
+    pixel padding for the pen is kept until the view's transform changes. Without an
+    extent the curve behaves as pyqtgraph's.
+    """
+
+    _extent: tuple[float, float, float, float] | None = None
+    _pixel: tuple[float, float] | None = None
+    _boundingRect: QRectF | None  # pyqtgraph's cache, emptied by every data change
+
+    def setData(self, *args: object, **kwargs: object) -> None:  # noqa: N802 (Qt naming)
+        extent = kwargs.pop("extent", None)
+        self._extent = extent  # type: ignore[assignment]
+        if extent is not None:
+            kwargs["skipFiniteCheck"] = True  # the panel passes only finite points
+        super().setData(*args, **kwargs)
+
+    def boundingRect(self) -> QRectF:  # noqa: N802
+        if self._extent is None:
+            return super().boundingRect()
+        if self._boundingRect is None:
+            if self._pixel is None:
+                self._pixel = self._pixel_size()
+            pad = self.pixelPadding()
+            dx, dy = pad * self._pixel[0], pad * self._pixel[1]
+            x0, x1, y0, y1 = self._extent
+            self._boundingRect = QRectF(x0 - dx, y0 - dy, x1 - x0 + 2 * dx, y1 - y0 + 2 * dy)
+        return self._boundingRect
+
+    def viewTransformChanged(self) -> None:  # noqa: N802
+        self._pixel = None
+        super().viewTransformChanged()
+
+    def _pixel_size(self) -> tuple[float, float]:
+        px, py = self.pixelVectors()
+        if px is None or py is None:
+            return (0.0, 0.0)  # not shown yet; the first view transform asks again
+        try:
+            return (px.length(), py.length())
+        except OverflowError:
+            return (0.0, 0.0)
+
+
 class _Series:
     """One experiment: its epoch buffers and the plot items that show them.
 
@@ -190,7 +248,7 @@ class _Series:
         self.planned = 0
         """The epochs the run is meant to train (0: not known)."""
         self.diverged_epoch: int | None = None
-        self.curves: dict[int, pg.PlotCurveItem] = {}
+        self.curves: dict[int, _Curve] = {}
         self.envelopes: dict[int, Envelope] = {}
         self.y_bounds: dict[int, tuple[float, float] | None] = {}
         """Lowest and highest cost drawn per cost row (on the axis' scale)."""
@@ -366,12 +424,17 @@ class CostPlotsPanel(QWidget):
         self._frame_timer.setSingleShot(True)
         self._frame_timer.setInterval(FRAME_MS)
         self._frame_timer.timeout.connect(self._on_frame_due)
-        # What is left of the frame being drawn, in slices a SLICE_MS apart.
-        self._slices: list[list[tuple[_Series, tuple[int, ...]]]] = []
-        self._slice_timer = QTimer(self)
-        self._slice_timer.setSingleShot(True)
-        self._slice_timer.setInterval(SLICE_MS)
-        self._slice_timer.timeout.connect(self._draw_slice)
+        # What is left of the frame being drawn, in steps a SLICE_MS apart: experiments to
+        # reduce (with the rows of one plot), then that plot's rows to show. The reduced
+        # points wait in _reduced for the step that shows them.
+        self._steps: list[tuple[list[tuple[_Series, tuple[int, ...]]],
+                                tuple[int, ...] | None]] = []
+        self._reduced: list[tuple[_Series, int, np.ndarray, np.ndarray,
+                                  tuple[float, float, float, float] | None]] = []
+        self._step_timer = QTimer(self)
+        self._step_timer.setSingleShot(True)
+        self._step_timer.setInterval(SLICE_MS)
+        self._step_timer.timeout.connect(self._draw_step)
 
         controls = QHBoxLayout()
         controls.setContentsMargins(0, 0, 0, 0)
@@ -411,7 +474,7 @@ class CostPlotsPanel(QWidget):
             # A bare curve item, not a PlotDataItem: that wraps each curve in a second item
             # and keeps extra copies of its data (about twice the memory per experiment),
             # for downsampling and clipping the Envelope below already does.
-            curve = pg.PlotCurveItem(pen=self._pen(experiment_id, dashed=row in _VAL_ROWS))
+            curve = _Curve(pen=self._pen(experiment_id, dashed=row in _VAL_ROWS))
             curve.setClickable(True, width=6)
             curve.sigClicked.connect(self._on_curve_clicked)
             plot.addItem(curve)
@@ -645,60 +708,60 @@ class CostPlotsPanel(QWidget):
         """Draw every pending change at once."""
         self._frame_timer.stop()
         self._on_frame_due()
-        while self._slices:
-            self._draw_slice()
+        while self._steps:
+            self._draw_step()
 
     def _on_frame_due(self) -> None:
-        """Start a frame: the changed experiments' curves are drawn in slices.
+        """Start a frame: the changed experiments' curves are drawn in steps.
 
-        With a few experiments changed, each slice updates one experiment's curves in one of
-        the two plots, and the slices follow each other :data:`SLICE_MS` apart: the GUI
-        thread then never spends more than ~1.5 ms at a time on the plots (update and
-        repaint), where a whole frame took 3-4 ms in one go and a timer due meanwhile was
-        late by that much. With many changed at once (a session opened), each plot is one
-        slice.
+        With a few experiments changed, a plot takes one step per experiment to reduce its
+        curves (NumPy only), then one step to hand them all to their items, after which the
+        plot repaints once. The steps follow each other :data:`SLICE_MS` apart, so the GUI
+        thread is never held long by the plots: a timer due during a step waits for that
+        step and, after a hand-over, the repaint, but not for the reductions too. A repaint
+        costs about the same however many of a plot's curves changed, so one per plot and
+        frame, not one per experiment. With many changed at once (a session opened), each
+        plot is one step.
         """
-        while self._slices:  # the previous frame's last slices first
-            self._draw_slice()
+        while self._steps:  # the previous frame's last steps first
+            self._draw_step()
         dirty = [series for series in self._series.values() if series.dirty]
         if not dirty:
             return
         for series in dirty:
             series.dirty = False
-        cost: list[tuple[_Series, tuple[int, ...]]] = [(s, _COST_ROWS) for s in dirty]
-        metric: list[tuple[_Series, tuple[int, ...]]] = [(s, _METRIC_ROWS) for s in dirty]
-        if len(dirty) <= SLICED_MAX:
-            self._slices = [[task] for task in cost] + [[task] for task in metric]
-        else:
-            self._slices = [cost, metric]
+        steps: list[tuple[list[tuple[_Series, tuple[int, ...]]], tuple[int, ...] | None]] = []
+        for rows in (_COST_ROWS, _METRIC_ROWS):
+            if len(dirty) <= SLICED_MAX:
+                steps += [([(series, rows)], None) for series in dirty]
+                steps.append(([], rows))
+            else:
+                steps.append(([(series, rows) for series in dirty], rows))
+        self._steps = steps
         self.last_frame_s = 0.0
-        self._draw_slice()
+        self._draw_step()
 
-    def _draw_slice(self) -> None:
-        if not self._slices:
+    def _draw_step(self) -> None:
+        if not self._steps:
             return
-        tasks = self._slices.pop(0)
+        tasks, show = self._steps.pop(0)
         started = time.perf_counter()
         for series, rows in tasks:
-            if self._series.get(series.id) is not series:
-                continue  # removed (or taken off the plot) since the frame began
-            self._draw_rows(series, rows)
-            if rows is _COST_ROWS:
-                self._place_marker(series)
-        if tasks and tasks[0][1] is _COST_ROWS:
-            self._extend_x_range(0.0)
-            self._fit_y_range()
+            if self._series.get(series.id) is series:  # not removed since the frame began
+                self._reduce(series, rows)
+        if show is not None:
+            self._show(show)
         self.last_frame_s += time.perf_counter() - started
-        if self._slices:
-            self._slice_timer.start()
+        if self._steps:
+            self._step_timer.start()
         else:
             self.frames_drawn += 1
 
-    def _draw_rows(self, series: _Series, rows: tuple[int, ...]) -> None:
+    def _reduce(self, series: _Series, rows: tuple[int, ...]) -> None:
+        """Work out the points to draw of ``series``' curves in ``rows``, for :meth:`_show`."""
         epochs = series.row(_EPOCH)
         log_y = self.log_scale
         for row in rows:
-            curve = series.curves[row]
             values = series.row(row)
             positive = log_y and row in (_TRAIN_COST, _VAL_COST)
 
@@ -714,12 +777,31 @@ class CostPlotsPanel(QWidget):
 
             envelope = series.envelopes.setdefault(row, Envelope())
             index = envelope.indices(values, drawable)
-            y = values[index]
+            x, y = epochs[index], values[index]
+            if positive:
+                y = np.log10(y)  # a curve item is not mapped by the plot's log mode
+            extent = None
+            if y.size:
+                extent = (float(x.min()), float(x.max()), float(y.min()), float(y.max()))
             if row in (_TRAIN_COST, _VAL_COST):
-                if log_y:
-                    y = np.log10(y)  # a curve item is not mapped by the plot's log mode
-                series.y_bounds[row] = (float(y.min()), float(y.max())) if y.size else None
-            curve.setData(epochs[index], y)
+                series.y_bounds[row] = None if extent is None else extent[2:]
+            self._reduced.append((series, row, x, y, extent))
+
+    def _show(self, rows: tuple[int, ...]) -> None:
+        """Hand the reduced points of a plot's curves (``rows``) to their items."""
+        reduced, self._reduced = self._reduced, []
+        shown: list[_Series] = []
+        for series, row, x, y, extent in reduced:
+            if self._series.get(series.id) is not series:
+                continue  # removed (or taken off the plot) since it was reduced
+            series.curves[row].setData(x, y, extent=extent)
+            if not shown or shown[-1] is not series:
+                shown.append(series)
+        if rows is _COST_ROWS:
+            for series in shown:
+                self._place_marker(series)
+            self._extend_x_range(0.0)
+            self._fit_y_range()
 
     def _extend_x_range(self, last_epoch: float) -> None:
         """Make the epoch axis reach the longest run's planned epochs (or, if not known,
